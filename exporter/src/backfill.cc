@@ -1,0 +1,176 @@
+#include "cicd/exporter/backfill.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <map>
+
+namespace cicd::exporter {
+namespace {
+
+std::string Escape(std::string_view v) {
+  std::string out;
+  out.reserve(v.size());
+  for (char c : v) {
+    switch (c) {
+      case '\\': out += "\\\\"; break;
+      case '"': out += "\\\""; break;
+      case '\n': out += "\\n"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+using Labels = std::vector<std::pair<std::string, std::string>>;
+
+std::string LabelText(const Labels& labels) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    if (i) out += ',';
+    out += labels[i].first + "=\"" + Escape(labels[i].second) + "\"";
+  }
+  return out + "}";
+}
+
+std::string Ts(TimePoint t) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3f", ToUnixSeconds(t));
+  return buf;
+}
+
+// Collects samples per family and series, then writes them in order.
+class Writer {
+ public:
+  void Sample(const std::string& family, const std::string& sample_name, const Labels& labels,
+              double value, TimePoint t) {
+    auto& series = families_[family].series[sample_name + LabelText(labels)];
+    series.emplace_back(t, value);
+  }
+  void Declare(const std::string& family, const char* type, const char* help) {
+    auto& f = families_[family];
+    f.type = type;
+    f.help = help;
+    if (std::find(order_.begin(), order_.end(), family) == order_.end()) order_.push_back(family);
+  }
+  std::string Render() {
+    std::string out;
+    for (const auto& name : order_) {
+      auto& f = families_[name];
+      if (f.series.empty()) continue;
+      out += "# HELP " + name + " " + f.help + "\n# TYPE " + name + " " + f.type + "\n";
+      for (auto& [series, samples] : f.series) {
+        std::stable_sort(samples.begin(), samples.end(),
+                         [](const auto& a, const auto& b) { return a.first < b.first; });
+        for (std::size_t i = 0; i < samples.size(); ++i) {
+          // One sample per series and timestamp: the later write wins.
+          if (i + 1 < samples.size() && samples[i + 1].first == samples[i].first) continue;
+          out += series + " " + FormatMetricValue(samples[i].second) + " " + Ts(samples[i].first) + "\n";
+        }
+      }
+    }
+    out += "# EOF\n";
+    return out;
+  }
+
+ private:
+  struct FamilyData {
+    std::string type, help;
+    std::map<std::string, std::vector<std::pair<TimePoint, double>>> series;
+  };
+  std::map<std::string, FamilyData> families_;
+  std::vector<std::string> order_;
+};
+
+}  // namespace
+
+std::string FormatMetricValue(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  // Shortest representation that round-trips ("120", "0.25"), as
+  // prometheus-cpp's serializer prints bucket bounds.
+  char buf[32];
+  const auto res = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, res.ptr);
+}
+
+std::string RenderJsonl(std::vector<RunRecord> runs) {
+  std::stable_sort(runs.begin(), runs.end(), [](const RunRecord& a, const RunRecord& b) {
+    const TimePoint ta = a.finished_at.value_or(a.started_at.value_or(TimePoint{}));
+    const TimePoint tb = b.finished_at.value_or(b.started_at.value_or(TimePoint{}));
+    return ta < tb;
+  });
+  std::string out;
+  for (const auto& r : runs) out += ToJsonLine(r) + "\n";
+  return out;
+}
+
+std::string RenderOpenMetricsBackfill(std::vector<RunRecord> runs, const StoreOptions& options) {
+  std::erase_if(runs, [](const RunRecord& r) {
+    return r.status != RunStatus::kCompleted || !r.finished_at || !r.result;
+  });
+  std::stable_sort(runs.begin(), runs.end(),
+                   [](const RunRecord& a, const RunRecord& b) { return *a.finished_at < *b.finished_at; });
+  Writer w;
+  w.Declare("cicd_pipeline_runs", "counter", "Finished pipeline runs, by branch and result (OpenTelemetry CI/CD vocabulary).");
+  w.Declare("cicd_pipeline_run_duration_seconds", "histogram", "Duration of finished pipeline runs, from start to finish.");
+  w.Declare("cicd_pipeline_last_run_duration_seconds", "gauge", "Duration of the pipeline's most recently finished run.");
+  w.Declare("cicd_pipeline_last_run_queue_seconds", "gauge", "Queue time of the pipeline's most recently finished run, when known.");
+  w.Declare("cicd_pipeline_last_run_finished_timestamp_seconds", "gauge", "Finish time of the pipeline's most recently finished run; a change marks a new run.");
+  w.Declare("cicd_pipeline_last_run_tests", "gauge", "Tests of the most recently finished run by outcome, when it reported tests.");
+  w.Declare("cicd_pipeline_last_run_result", "gauge", "1 for the result of the most recently finished run, 0 for the others.");
+
+  std::map<std::string, ResultAggregate> aggregates;
+  for (const RunRecord& r : runs) {
+    const TimePoint t = *r.finished_at;
+    const std::string branch = options.branches.Fold(r.branch);
+    const Labels series = {{"source", r.source}, {"pipeline", r.pipeline}, {"branch", branch}, {"result", *r.result}};
+    ResultAggregate& agg = aggregates[LabelText(series)];
+    ++agg.runs;
+    if (r.duration_seconds) agg.duration.Observe(options.duration_buckets, *r.duration_seconds);
+    w.Sample("cicd_pipeline_runs", "cicd_pipeline_runs_total", series, static_cast<double>(agg.runs), t);
+    std::uint64_t cumulative = 0;
+    for (std::size_t i = 0; i <= options.duration_buckets.size(); ++i) {
+      cumulative += i < agg.duration.bucket_counts.size() ? agg.duration.bucket_counts[i] : 0;
+      Labels b = series;
+      b.emplace_back("le", i < options.duration_buckets.size()
+                               ? FormatMetricValue(options.duration_buckets[i])
+                               : "+Inf");
+      w.Sample("cicd_pipeline_run_duration_seconds", "cicd_pipeline_run_duration_seconds_bucket", b,
+               static_cast<double>(cumulative), t);
+    }
+    w.Sample("cicd_pipeline_run_duration_seconds", "cicd_pipeline_run_duration_seconds_count", series,
+             static_cast<double>(agg.duration.count), t);
+    w.Sample("cicd_pipeline_run_duration_seconds", "cicd_pipeline_run_duration_seconds_sum", series,
+             agg.duration.sum, t);
+
+    const Labels base = {{"source", r.source}, {"pipeline", r.pipeline}};
+    if (r.duration_seconds) {
+      w.Sample("cicd_pipeline_last_run_duration_seconds", "cicd_pipeline_last_run_duration_seconds", base, *r.duration_seconds, t);
+    }
+    if (r.queue_seconds) {
+      w.Sample("cicd_pipeline_last_run_queue_seconds", "cicd_pipeline_last_run_queue_seconds", base, *r.queue_seconds, t);
+    }
+    w.Sample("cicd_pipeline_last_run_finished_timestamp_seconds",
+             "cicd_pipeline_last_run_finished_timestamp_seconds", base, ToUnixSeconds(t), t);
+    if (r.tests_total) {
+      const double failed = static_cast<double>(r.tests_failed.value_or(0));
+      const double skipped = static_cast<double>(r.tests_skipped.value_or(0));
+      const double passed = std::max(0.0, static_cast<double>(*r.tests_total) - failed - skipped);
+      for (auto [outcome, v] : {std::pair{"passed", passed}, std::pair{"failed", failed}, std::pair{"skipped", skipped}}) {
+        Labels l = base;
+        l.emplace_back("outcome", outcome);
+        w.Sample("cicd_pipeline_last_run_tests", "cicd_pipeline_last_run_tests", l, v, t);
+      }
+    }
+    for (auto res : kRunResults) {
+      Labels l = base;
+      l.emplace_back("result", std::string(res));
+      w.Sample("cicd_pipeline_last_run_result", "cicd_pipeline_last_run_result", l, *r.result == res ? 1.0 : 0.0, t);
+    }
+  }
+  return w.Render();
+}
+
+}  // namespace cicd::exporter
