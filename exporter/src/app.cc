@@ -91,6 +91,10 @@ Status Exporter::Start() {
   return Status::Ok();
 }
 
+void Exporter::PollAllOnce() {
+  for (auto& p : pollers_) (void)p->PollOnce();
+}
+
 void Exporter::Stop() {
   stopper_.Stop();
   for (auto& p : pollers_) p->Join();

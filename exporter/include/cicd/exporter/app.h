@@ -28,6 +28,8 @@ class Exporter {
 
   // Starts the pollers and the web server.
   Status Start();
+  // Polls every source once on the caller's thread (tests, start-up checks).
+  void PollAllOnce();
   void Stop();
   int port() const { return web_ ? web_->port() : 0; }
   ExporterMetrics& metrics() { return *metrics_; }
