@@ -41,9 +41,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 0' INT TERM
 
-export CICD_DEMO_RUNS="$root/data/demo-runs.jsonl"
+cd "$root"
+runs=data/demo-runs.jsonl
 url="http://127.0.0.1:$port"
-echo "==> starting cicd-exporter on $url (replaying $(wc -l <"$CICD_DEMO_RUNS") runs from data/demo-runs.jsonl)"
+echo "==> starting cicd-exporter on $url (replaying $(wc -l <"$runs") runs from $runs)"
 "$build_dir/bin/cicd-exporter" --config.file="$root/config/demo.yaml" \
   --web.listen-address="127.0.0.1:$port" >"$work/exporter.log" 2>&1 &
 pid=$!
@@ -62,7 +63,7 @@ echo "  poll now: curl -X POST $url/api/v1/collect"
 echo
 echo "The oldest 90% of the history is in the past; the rest plays live at 120x."
 echo "Backfill it into Prometheus with:"
-echo "  $build_dir/bin/cicd-exporter --config.file=config/demo.yaml backfill --since 400d > history.om"
+echo "  $build_dir/bin/cicd-exporter --config.file=config/demo.yaml backfill --since 400d > history.om   # from $root"
 echo "  promtool tsdb create-blocks-from openmetrics --max-block-duration=744h history.om DATA_DIR"
 echo
 start=$SECONDS
