@@ -1,0 +1,14 @@
+#pragma once
+// The offline commands of cicd-detector (shared/DESIGN.md, "Offline modes").
+// Each takes the arguments after its name and returns the process exit code.
+
+namespace cicd::detector {
+
+// cicd-detector iforest --csv FILE [--label-column NAME] [--trees N]
+//   [--sample-size N] [--seed N] [--threads N] [--scores-out FILE]
+int RunIforestCommand(int argc, const char* const* argv);
+
+// cicd-detector replay --runs FILE.jsonl [--config FILE] [--out FILE]
+int RunReplayCommand(int argc, const char* const* argv);
+
+}  // namespace cicd::detector
