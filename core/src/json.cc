@@ -1,5 +1,6 @@
 #include "cicd/core/json.h"
 
+#include <charconv>
 #include <cmath>
 
 namespace cicd::json {
@@ -76,6 +77,58 @@ std::optional<bool> GetBool(const boost::json::value& v, std::string_view key) {
   const auto* f = Find(v, key);
   if (f == nullptr || !f->is_bool()) return std::nullopt;
   return f->get_bool();
+}
+
+namespace {
+
+void SerializeTo(const boost::json::value& v, std::string& out) {
+  switch (v.kind()) {
+    case boost::json::kind::double_: {
+      const double d = v.get_double();
+      if (!std::isfinite(d)) {
+        out += "null";  // JSON has no NaN/Inf
+        return;
+      }
+      char buf[32];
+      const auto res = std::to_chars(buf, buf + sizeof buf, d);
+      out.append(buf, res.ptr);
+      return;
+    }
+    case boost::json::kind::array: {
+      out += '[';
+      bool first = true;
+      for (const auto& e : v.get_array()) {
+        if (!first) out += ',';
+        first = false;
+        SerializeTo(e, out);
+      }
+      out += ']';
+      return;
+    }
+    case boost::json::kind::object: {
+      out += '{';
+      bool first = true;
+      for (const auto& [k, e] : v.get_object()) {
+        if (!first) out += ',';
+        first = false;
+        out += boost::json::serialize(boost::json::value(k));
+        out += ':';
+        SerializeTo(e, out);
+      }
+      out += '}';
+      return;
+    }
+    default:
+      out += boost::json::serialize(v);
+  }
+}
+
+}  // namespace
+
+std::string Serialize(const boost::json::value& v) {
+  std::string out;
+  SerializeTo(v, out);
+  return out;
 }
 
 std::string Quote(std::string_view s) {

@@ -100,7 +100,7 @@ std::string ToJsonLine(const RunRecord& r) {
   if (r.tests_failed) o["tests_failed"] = *r.tests_failed;
   if (r.tests_skipped) o["tests_skipped"] = *r.tests_skipped;
   if (!r.url.empty()) o["url"] = r.url;
-  return boost::json::serialize(o);
+  return json::Serialize(o);
 }
 
 namespace {

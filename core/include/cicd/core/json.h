@@ -27,6 +27,10 @@ std::optional<std::int64_t> GetInt(const boost::json::value& v, std::string_view
 std::optional<double> GetNumber(const boost::json::value& v, std::string_view key);
 std::optional<bool> GetBool(const boost::json::value& v, std::string_view key);
 
+// Serialises like boost::json::serialize but writes doubles in their
+// shortest round-trip form ("610", "0.25") instead of "6.1E2".
+std::string Serialize(const boost::json::value& v);
+
 // Serialises a string as a JSON string literal (with quotes).
 std::string Quote(std::string_view s);
 

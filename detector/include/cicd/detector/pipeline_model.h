@@ -1,0 +1,79 @@
+#pragma once
+// The model of one pipeline: robust streaming baselines per feature, the
+// level-shift tracker, the failure-burst test and the cold-start rule. Each
+// finished run is judged against what was learnt from earlier runs only, then
+// learnt from. Pure: no I/O, no clock. Not thread-safe; one owner.
+
+#include <cstddef>
+#include <deque>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cicd/core/run_record.h"
+#include "cicd/detector/baseline.h"
+#include "cicd/detector/options.h"
+#include "cicd/detector/verdict.h"
+
+namespace cicd::detector {
+
+// Per-run features. Missing-value rule: a feature the run does not report is
+// std::nullopt; it is neither judged nor learnt (never read as 0).
+struct RunFeatures {
+  std::optional<double> duration;
+  std::optional<double> queue;
+  std::optional<double> tests_total;
+  std::optional<double> tests_failed;
+  std::optional<double> tests_skipped;
+  std::optional<double> duration_per_test;
+  int hour_of_week = 0;  // 0 = Monday 00:00 UTC, from the start time
+  bool failed = false;   // result failure, error or timeout
+  bool success = false;
+};
+
+RunFeatures ExtractFeatures(const RunRecord& run);
+
+// Binomial upper tail P(X >= k) for X ~ Bin(n, p).
+double BinomialTail(std::size_t n, std::size_t k, double p);
+
+class PipelineModel {
+ public:
+  explicit PipelineModel(const DetectionOptions& options);
+
+  // Judges a finished run, then learns from it.
+  Verdict Process(const RunRecord& run);
+
+  // Stuck check for a run still active at `now` (std::nullopt when fine or
+  // during cold start). Does not learn.
+  std::optional<Verdict> CheckActive(const RunRecord& run, TimePoint now) const;
+
+  std::size_t runs_seen() const { return runs_seen_; }
+  const RobustBaseline& duration() const { return duration_; }
+  const RobustBaseline& queue() const { return queue_; }
+  const RobustBaseline& tests() const { return tests_; }
+  // The duration above which a run is stuck.
+  double StuckThresholdSeconds() const;
+
+ private:
+  struct Elevated {
+    double duration;
+    TimePoint started;
+  };
+  Verdict Judge(const RunRecord& run, const RunFeatures& f);
+  void Learn(const RunFeatures& f, const Verdict& v);
+
+  DetectionOptions options_;
+  RobustBaseline duration_;
+  RobustBaseline queue_;
+  RobustBaseline tests_;
+  std::size_t runs_seen_ = 0;
+  std::size_t runs_with_tests_ = 0;
+  std::size_t successes_seen_ = 0;
+  std::deque<bool> recent_failed_;       // last burst_window results, newest last
+  std::size_t failures_total_ = 0;       // before the recent window
+  std::size_t results_total_ = 0;
+  bool in_burst_ = false;
+  std::vector<Elevated> streak_;         // consecutive elevated durations
+};
+
+}  // namespace cicd::detector

@@ -1,0 +1,37 @@
+#pragma once
+// What the detector says about one run.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cicd/core/time.h"
+
+namespace cicd::detector {
+
+// Kinds, most important first (the primary kind of a verdict is the first
+// that fired).
+inline constexpr const char* kKinds[] = {"stuck",         "regression", "failure_burst",
+                                         "tests_missing", "slow",       "queue",
+                                         "multivariate"};
+
+struct Verdict {
+  std::string source;
+  std::string pipeline;
+  std::string run_id;  // RunRecord::Key(): "id" or "id#attempt"
+  std::optional<TimePoint> finished_at;
+  bool scored = false;     // false during cold start
+  bool anomalous = false;  // score >= 1
+  double score = 0;        // normalised: 1 is the alert threshold
+  std::string severity = "none";  // none, warning (>= 1), critical (>= 2)
+  std::string kind;               // one of kKinds when anomalous, else ""
+  std::vector<std::string> reasons;  // in words a developer understands
+  std::optional<TimePoint> regression_start;  // kind == "regression": first slow run
+
+  // {"source","pipeline","run_id","scored","anomalous","score","severity","kind","reasons"}
+  std::string ToJsonLine() const;
+};
+
+std::string SeverityFor(double score);
+
+}  // namespace cicd::detector

@@ -1,0 +1,301 @@
+#include "cicd/detector/pipeline_model.h"
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <cmath>
+
+#include "cicd/core/json.h"
+#include <cstdio>
+#include <limits>
+
+namespace cicd::detector {
+namespace {
+
+std::string Num(double v) {
+  char buf[32];
+  if (std::fabs(v) >= 100 || v == std::floor(v)) {
+    std::snprintf(buf, sizeof buf, "%.0f", v);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.1f", v);
+  }
+  return buf;
+}
+
+std::string Signed(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%+.1f", v);
+  return buf;
+}
+
+// "usual 560-650s (median 610s)"
+std::string Band(const RobustBaseline& b, const char* unit) {
+  return "usual " + Num(b.Quantile(0.1)) + "-" + Num(b.Quantile(0.9)) + unit + " (median " +
+         Num(b.Median()) + unit + ")";
+}
+
+struct Finding {
+  std::string kind;
+  double score;
+  std::string reason;
+};
+
+int KindRank(const std::string& kind) {
+  int i = 0;
+  for (const char* k : kKinds) {
+    if (kind == k) return i;
+    ++i;
+  }
+  return i;
+}
+
+}  // namespace
+
+std::string SeverityFor(double score) {
+  if (score >= 2) return "critical";
+  if (score >= 1) return "warning";
+  return "none";
+}
+
+std::string Verdict::ToJsonLine() const {
+  boost::json::object o;
+  o["source"] = source;
+  o["pipeline"] = pipeline;
+  o["run_id"] = run_id;
+  o["scored"] = scored;
+  o["anomalous"] = anomalous;
+  o["score"] = std::round(score * 1000) / 1000;
+  o["severity"] = severity;
+  o["kind"] = kind;
+  boost::json::array r;
+  for (const auto& s : reasons) r.emplace_back(s);
+  o["reasons"] = std::move(r);
+  if (regression_start) o["regression_start"] = FormatRfc3339(*regression_start);
+  return json::Serialize(o);
+}
+
+RunFeatures ExtractFeatures(const RunRecord& run) {
+  RunFeatures f;
+  f.duration = run.duration_seconds;
+  f.queue = run.queue_seconds;
+  if (run.tests_total) f.tests_total = static_cast<double>(*run.tests_total);
+  if (run.tests_failed) f.tests_failed = static_cast<double>(*run.tests_failed);
+  if (run.tests_skipped) f.tests_skipped = static_cast<double>(*run.tests_skipped);
+  if (f.duration && f.tests_total && *f.tests_total > 0) {
+    f.duration_per_test = *f.duration / *f.tests_total;
+  }
+  if (run.started_at) {
+    const auto secs = std::chrono::duration_cast<std::chrono::seconds>(
+                          run.started_at->time_since_epoch())
+                          .count();
+    // 1970-01-01 was a Thursday: shift so 0 is Monday 00:00.
+    const long long week = 7 * 86400;
+    f.hour_of_week = static_cast<int>((((secs + 3 * 86400) % week) + week) % week / 3600);
+  }
+  const std::string result = run.result.value_or("");
+  f.failed = result == "failure" || result == "error" || result == "timeout";
+  f.success = result == "success";
+  return f;
+}
+
+double BinomialTail(std::size_t n, std::size_t k, double p) {
+  if (k == 0) return 1.0;
+  if (k > n) return 0.0;
+  p = std::clamp(p, 1e-12, 1 - 1e-12);
+  double tail = 0;
+  for (std::size_t i = k; i <= n; ++i) {
+    const double log_term = std::lgamma(n + 1.0) - std::lgamma(i + 1.0) - std::lgamma(n - i + 1.0) +
+                            i * std::log(p) + (n - i) * std::log1p(-p);
+    tail += std::exp(log_term);
+  }
+  return std::min(1.0, tail);
+}
+
+PipelineModel::PipelineModel(const DetectionOptions& options)
+    : options_(options),
+      duration_(BaselineOptions{options.window, 1.0, options.rel_floor, 0.1}),
+      queue_(BaselineOptions{options.window, 5.0, options.rel_floor, 0.1}),
+      tests_(BaselineOptions{options.window, 1.0, options.rel_floor, 0.1}) {}
+
+double PipelineModel::StuckThresholdSeconds() const {
+  if (duration_.count() < 5) return std::numeric_limits<double>::infinity();
+  return options_.stuck_factor * duration_.Quantile(0.95);
+}
+
+Verdict PipelineModel::Process(const RunRecord& run) {
+  const RunFeatures f = ExtractFeatures(run);
+  Verdict v = Judge(run, f);
+  Learn(f, v);
+  return v;
+}
+
+Verdict PipelineModel::Judge(const RunRecord& run, const RunFeatures& f) {
+  Verdict v;
+  v.source = run.source;
+  v.pipeline = run.pipeline;
+  v.run_id = run.Key();
+  v.finished_at = run.finished_at;
+  if (runs_seen_ < options_.min_runs) {
+    v.reasons.push_back("cold start: " + std::to_string(runs_seen_) + " of " +
+                        std::to_string(options_.min_runs) + " runs needed");
+    return v;
+  }
+  v.scored = true;
+  std::vector<Finding> found;
+  double info_score = 0;
+
+  if (f.duration && duration_.count() >= 5) {
+    const double d = *f.duration;
+    const double med = duration_.Median();
+    const double dev = duration_.Deviation(d);
+    const double ratio = med > 0 ? d / med : std::numeric_limits<double>::infinity();
+    const double stuck = StuckThresholdSeconds();
+    info_score = std::max(info_score, dev / options_.threshold);
+    const std::string obs = "duration " + Num(d) + "s, " + Band(duration_, "s") + ", " + Signed(dev) + " MAD";
+    if (d > stuck) {
+      found.push_back({"stuck", d / stuck,
+                       "ran " + Num(d) + "s, past the stuck limit " + Num(stuck) + "s (" +
+                           Num(options_.stuck_factor) + " x p95 " + Num(duration_.Quantile(0.95)) + "s)"});
+      streak_.clear();
+    } else if (dev >= options_.shift_deviation && ratio >= options_.shift_ratio) {
+      streak_.push_back({d, run.started_at.value_or(run.finished_at.value_or(TimePoint{}))});
+      if (streak_.size() >= options_.shift_runs) {
+        std::vector<double> s;
+        for (const auto& e : streak_) s.push_back(e.duration);
+        std::nth_element(s.begin(), s.begin() + s.size() / 2, s.end());
+        const double level = s[s.size() / 2];
+        const double pct = med > 0 ? (level / med - 1) * 100 : 0;
+        v.regression_start = streak_.front().started;
+        found.push_back({"regression", std::max(1.0, duration_.Deviation(level) / options_.threshold),
+                         "duration level shift: last " + std::to_string(streak_.size()) +
+                             " runs at " + Num(level) + "s vs " + Band(duration_, "s") + ", +" +
+                             Num(pct) + "% since " + FormatRfc3339(streak_.front().started)});
+      } else if (streak_.size() == 1 && dev >= options_.threshold && ratio >= options_.min_slow_ratio) {
+        found.push_back({"slow", dev / options_.threshold, obs});
+      } else if (streak_.size() > 1) {
+        v.reasons.push_back(obs + "; possible level shift (" + std::to_string(streak_.size()) +
+                            " of " + std::to_string(options_.shift_runs) + " runs)");
+      }
+    } else if (dev <= -options_.shift_deviation && ratio <= 1 / options_.shift_ratio) {
+      // Faster runs are good news; a sustained speed-up restarts the baseline
+      // silently (see Learn) so later slowdowns are measured from the new level.
+      streak_.push_back({-d, run.started_at.value_or(TimePoint{})});
+    } else {
+      streak_.clear();
+    }
+  }
+
+  if (f.queue && queue_.count() >= 5) {
+    const double q = *f.queue;
+    const double dev = queue_.Deviation(q);
+    info_score = std::max(info_score, dev / options_.threshold);
+    if (dev >= options_.threshold && q - queue_.Median() >= options_.queue_min_excess_seconds &&
+        q >= options_.queue_min_ratio * queue_.Median()) {
+      found.push_back({"queue", dev / options_.threshold,
+                       "queued " + Num(q) + "s, " + Band(queue_, "s") + ", " + Signed(dev) + " MAD"});
+    }
+  }
+
+  const bool reports_tests = runs_with_tests_ >= options_.min_runs / 2 &&
+                             runs_with_tests_ * 5 >= successes_seen_ * 4 && tests_.count() > 0;
+  if (f.success && reports_tests && tests_.Median() >= 1) {
+    const double usual = tests_.Median();
+    const std::string band = Num(tests_.Quantile(0.1)) + "-" + Num(tests_.Quantile(0.9));
+    if (!f.tests_total) {
+      found.push_back({"tests_missing", 1.5,
+                       "no test report, usual " + Num(usual) + " tests (" + band + ")"});
+    } else if (*f.tests_total < options_.tests_missing_ratio * usual) {
+      const double t = *f.tests_total;
+      found.push_back({"tests_missing", 1 + (1 - t / usual),
+                       "tests " + Num(t) + " vs usual " + Num(usual) + " (" + band + ")"});
+    }
+  }
+
+  {
+    std::size_t k = f.failed ? 1 : 0;
+    for (bool b : recent_failed_) k += b ? 1 : 0;
+    const std::size_t n = recent_failed_.size() + 1;
+    if (k <= 1) in_burst_ = false;
+    if (f.failed && k >= 2 && !in_burst_) {
+      const double p = (failures_total_ + 1.0) / (results_total_ + 2.0);
+      const double pv = BinomialTail(n, k, p);
+      if (pv < options_.burst_alpha) {
+        in_burst_ = true;
+        char buf[160];
+        std::snprintf(buf, sizeof buf,
+                      "%zu of the last %zu runs failed, usual failure rate %.1f%% (p=%.1e)", k, n,
+                      100 * p, pv);
+        found.push_back({"failure_burst", std::log(pv) / std::log(options_.burst_alpha), buf});
+      }
+    }
+  }
+
+  if (found.empty()) {
+    v.score = std::clamp(info_score, 0.0, 0.99);
+    return v;
+  }
+  std::stable_sort(found.begin(), found.end(),
+                   [](const Finding& a, const Finding& b) { return KindRank(a.kind) < KindRank(b.kind); });
+  v.anomalous = true;
+  v.kind = found.front().kind;
+  for (const auto& x : found) {
+    v.score = std::max(v.score, x.score);
+    v.reasons.push_back(x.reason);
+  }
+  v.score = std::max(v.score, 1.0);
+  v.severity = SeverityFor(v.score);
+  return v;
+}
+
+void PipelineModel::Learn(const RunFeatures& f, const Verdict& v) {
+  ++runs_seen_;
+  if (f.duration) {
+    if (v.kind == "regression" ||
+        (streak_.size() >= options_.shift_runs && streak_.front().duration < 0)) {
+      // The new level replaces the old one.
+      duration_.Reset();
+      for (const auto& e : streak_) duration_.Add(std::fabs(e.duration));
+      streak_.clear();
+    } else if (streak_.empty() && v.kind != "stuck" && f.success) {
+      duration_.Add(*f.duration);
+    }
+  }
+  if (f.queue && v.kind != "queue") {
+    bool queue_flagged = false;
+    for (const auto& r : v.reasons) queue_flagged = queue_flagged || r.rfind("queued ", 0) == 0;
+    if (!queue_flagged) queue_.Add(*f.queue);
+  }
+  if (f.success) {
+    ++successes_seen_;
+    if (f.tests_total) {
+      ++runs_with_tests_;
+      if (v.kind != "tests_missing") tests_.Add(*f.tests_total);
+    }
+  }
+  recent_failed_.push_back(f.failed);
+  while (recent_failed_.size() > options_.burst_window - 1) {
+    failures_total_ += recent_failed_.front() ? 1 : 0;
+    ++results_total_;
+    recent_failed_.pop_front();
+  }
+}
+
+std::optional<Verdict> PipelineModel::CheckActive(const RunRecord& run, TimePoint now) const {
+  if (runs_seen_ < options_.min_runs || !run.started_at) return std::nullopt;
+  const double age = Seconds(now - *run.started_at).count();
+  const double limit = StuckThresholdSeconds();
+  if (!(age > limit)) return std::nullopt;
+  Verdict v;
+  v.source = run.source;
+  v.pipeline = run.pipeline;
+  v.run_id = run.Key();
+  v.scored = true;
+  v.anomalous = true;
+  v.kind = "stuck";
+  v.score = age / limit;
+  v.severity = SeverityFor(v.score);
+  v.reasons.push_back("running for " + Num(age) + "s, past the stuck limit " + Num(limit) + "s (" +
+                      Num(options_.stuck_factor) + " x p95 " + Num(duration_.Quantile(0.95)) + "s)");
+  return v;
+}
+
+}  // namespace cicd::detector
