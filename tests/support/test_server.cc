@@ -6,7 +6,9 @@
 namespace cicd::testing {
 
 TestServer::TestServer() {
-  server_.set_logger([this](const httplib::Request& req, const httplib::Response&) {
+  // Recorded before routing (not in the logger, which runs after the response
+  // is sent) so a test that checks requests() right after a call sees it.
+  server_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response&) {
     std::lock_guard lock(mu_);
     std::string target = req.path;
     if (!req.params.empty()) {
@@ -20,6 +22,7 @@ TestServer::TestServer() {
     }
     requests_.push_back(target);
     headers_.emplace_back(req.path, req.headers);
+    return httplib::Server::HandlerResponse::Unhandled;
   });
 }
 
