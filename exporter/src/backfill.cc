@@ -118,6 +118,7 @@ std::string RenderOpenMetricsBackfill(std::vector<RunRecord> runs, const StoreOp
   w.Declare("cicd_pipeline_last_run_duration_seconds", "gauge", "Duration of the pipeline's most recently finished run.");
   w.Declare("cicd_pipeline_last_run_queue_seconds", "gauge", "Queue time of the pipeline's most recently finished run, when known.");
   w.Declare("cicd_pipeline_last_run_finished_timestamp_seconds", "gauge", "Finish time of the pipeline's most recently finished run; a change marks a new run.");
+  w.Declare("cicd_pipeline_last_run_number", "gauge", "Build or run number of the pipeline's most recently finished run, when the CI has one.");
   w.Declare("cicd_pipeline_last_run_tests", "gauge", "Tests of the most recently finished run by outcome, when it reported tests.");
   w.Declare("cicd_pipeline_last_run_result", "gauge", "1 for the result of the most recently finished run, 0 for the others.");
 
@@ -154,6 +155,10 @@ std::string RenderOpenMetricsBackfill(std::vector<RunRecord> runs, const StoreOp
     }
     w.Sample("cicd_pipeline_last_run_finished_timestamp_seconds",
              "cicd_pipeline_last_run_finished_timestamp_seconds", base, ToUnixSeconds(t), t);
+    if (r.number) {
+      w.Sample("cicd_pipeline_last_run_number", "cicd_pipeline_last_run_number", base,
+               static_cast<double>(*r.number), t);
+    }
     if (r.tests_total) {
       const double failed = static_cast<double>(r.tests_failed.value_or(0));
       const double skipped = static_cast<double>(r.tests_skipped.value_or(0));

@@ -74,6 +74,9 @@ void CollectPipelines(const std::map<std::string, PipelineState>& pipelines,
   auto last_finished = Family("cicd_pipeline_last_run_finished_timestamp_seconds",
                               "Finish time of the pipeline's most recently finished run; a change marks a new run.",
                               MetricType::Gauge);
+  auto last_number = Family("cicd_pipeline_last_run_number",
+                            "Build or run number of the pipeline's most recently finished run, when the CI has one.",
+                            MetricType::Gauge);
   auto last_tests = Family("cicd_pipeline_last_run_tests",
                            "Tests of the most recently finished run by outcome, when it reported tests.",
                            MetricType::Gauge);
@@ -113,6 +116,7 @@ void CollectPipelines(const std::map<std::string, PipelineState>& pipelines,
     AddGauge(last_duration, base, l.duration_seconds);
     if (l.queue_seconds) AddGauge(last_queue, base, *l.queue_seconds);
     AddGauge(last_finished, base, ToUnixSeconds(l.finished_at));
+    if (l.number) AddGauge(last_number, base, static_cast<double>(*l.number));
     if (l.tests_total) {
       const double failed = static_cast<double>(l.tests_failed.value_or(0));
       const double skipped = static_cast<double>(l.tests_skipped.value_or(0));
@@ -131,7 +135,7 @@ void CollectPipelines(const std::map<std::string, PipelineState>& pipelines,
     }
   }
   for (auto* f : {&runs, &duration, &queue, &tests, &active, &oldest, &last_duration, &last_queue,
-                  &last_finished, &last_tests, &last_result}) {
+                  &last_finished, &last_number, &last_tests, &last_result}) {
     out.push_back(std::move(*f));
   }
 }

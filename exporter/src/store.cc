@@ -85,7 +85,7 @@ void RunStore::Count(const RunRecord& run) {
     p.tests_passed += static_cast<std::uint64_t>(std::max<std::int64_t>(0, *run.tests_total - failed - skipped));
   }
   if (!p.last_run || *run.finished_at >= p.last_run->finished_at) {
-    p.last_run = LastRun{run.Key(), *run.finished_at, run.duration_seconds.value_or(0),
+    p.last_run = LastRun{run.Key(), run.number, *run.finished_at, run.duration_seconds.value_or(0),
                          run.queue_seconds, *run.result, run.tests_total, run.tests_failed,
                          run.tests_skipped};
   }
@@ -221,6 +221,7 @@ std::string RunStore::SerializeCursor() const {
     o["source"] = p.source;
     o["pipeline"] = p.pipeline;
     o["run_id"] = l.run_id;
+    if (l.number) o["number"] = *l.number;
     o["finished_at"] = ToUnixSeconds(l.finished_at);
     o["duration_seconds"] = l.duration_seconds;
     if (l.queue_seconds) o["queue_seconds"] = *l.queue_seconds;
@@ -283,7 +284,8 @@ Status RunStore::RestoreCursor(std::string_view doc) {
     auto result = json::GetString(v, "result");
     if (!source || !pipeline || !finished || !result) continue;
     PipelineState& p = Pipeline(*source, *pipeline);
-    p.last_run = LastRun{json::GetString(v, "run_id").value_or(""), FromUnixSeconds(*finished),
+    p.last_run = LastRun{json::GetString(v, "run_id").value_or(""), json::GetInt(v, "number"),
+                         FromUnixSeconds(*finished),
                          json::GetNumber(v, "duration_seconds").value_or(0),
                          json::GetNumber(v, "queue_seconds"), *result,
                          json::GetInt(v, "tests_total"), json::GetInt(v, "tests_failed"),

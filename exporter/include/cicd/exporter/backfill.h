@@ -15,7 +15,7 @@ namespace cicd::exporter {
 std::string RenderJsonl(std::vector<RunRecord> runs);
 
 // OpenMetrics for promtool: per finished run, samples at its finish time of
-//   cicd_pipeline_last_run_{duration_seconds,queue_seconds,finished_timestamp_seconds,tests,result}
+//   cicd_pipeline_last_run_{duration_seconds,queue_seconds,finished_timestamp_seconds,number,tests,result}
 // (the same series the live exporter serves, so the detector reads one
 // history), and the cumulative cicd_pipeline_runs_total and
 // cicd_pipeline_run_duration_seconds histogram as they stood after each run.

@@ -47,6 +47,7 @@ struct ResultAggregate {
 // learns from.
 struct LastRun {
   std::string run_id;
+  std::optional<std::int64_t> number;  // the CI's build/run number, when it has one
   TimePoint finished_at;
   double duration_seconds = 0;
   std::optional<double> queue_seconds;
