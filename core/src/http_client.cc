@@ -154,7 +154,7 @@ Result<HttpResponse> HttplibFetcher::Fetch(const HttpRequest& request) {
   }
   const std::string where = request.method + " " + url->Origin() + url->target.substr(0, url->target.find('?'));
   if (too_large) {
-    return Status::Error(ErrorCode::kUnavailable,
+    return Status::Error(ErrorCode::kResourceExhausted,
                          where + ": response body larger than " +
                              std::to_string(limit) + " bytes");
   }

@@ -46,8 +46,8 @@ bool ApiClient::Sleep(Millis d) {
   return true;
 }
 
-void ApiClient::AcquireToken() {
-  if (options_.requests_per_second <= 0) return;
+bool ApiClient::AcquireToken() {
+  if (options_.requests_per_second <= 0) return true;
   for (;;) {
     Millis wait{0};
     {
@@ -58,12 +58,12 @@ void ApiClient::AcquireToken() {
       last_refill_ = now;
       if (tokens_ >= 1.0) {
         tokens_ -= 1.0;
-        return;
+        return true;
       }
       wait = Millis(static_cast<std::int64_t>(
           std::ceil((1.0 - tokens_) / options_.requests_per_second * 1000.0)));
     }
-    if (!Sleep(wait)) return;
+    if (!Sleep(wait)) return false;
   }
 }
 
@@ -104,7 +104,9 @@ Result<ApiResponse> ApiClient::Get(const std::string& url, bool use_etag) {
   const std::string where = "GET " + WithoutQuery(url);
   Status last;
   for (int attempt = 1; attempt <= options_.max_attempts; ++attempt) {
-    AcquireToken();
+    if (!AcquireToken()) {
+      return Status::Error(ErrorCode::kCancelled, where + ": interrupted (shutting down)");
+    }
     HttpRequest req;
     req.url = url;
     req.timeout = options_.timeout;
@@ -123,6 +125,7 @@ Result<ApiResponse> ApiClient::Get(const std::string& url, bool use_etag) {
       const bool timeout = fetched.status().code() == ErrorCode::kTimeout;
       if (observer_) observer_->OnApiRequest(source_, timeout ? "timeout" : "error");
       last = fetched.status();
+      if (last.code() == ErrorCode::kResourceExhausted) return last;  // retrying cannot help
       LogDebug("api request failed", {{"source", source_}, {"attempt", attempt}, {"err", last}});
       if (last_attempt || !Sleep(Backoff(attempt))) break;
       continue;
@@ -189,8 +192,18 @@ std::string NextLink(const std::string& link_header) {
   while (pos < link_header.size()) {
     const auto open = link_header.find('<', pos);
     if (open == std::string::npos) return "";
-    const auto close = link_header.find('>', open);
-    if (close == std::string::npos) return "";
+    // The URL ends at the '>' followed by its parameters (';'), the next link
+    // (',') or the end: cpp-httplib percent-decodes response header values, so
+    // "?created=%3E%3D2025-..." arrives as "?created=>=2025-...".
+    auto close = open;
+    for (;;) {
+      close = link_header.find('>', close + 1);
+      if (close == std::string::npos) return "";
+      const auto after = link_header.find_first_not_of(' ', close + 1);
+      if (after == std::string::npos || link_header[after] == ';' || link_header[after] == ',') {
+        break;
+      }
+    }
     const auto next_entry = link_header.find(',', close);
     const std::string params = link_header.substr(close + 1, next_entry == std::string::npos
                                                                  ? std::string::npos

@@ -63,7 +63,7 @@ struct HttpClientOptions {
   std::string ca_file;
   // Skips TLS verification. Default false; only for test servers.
   bool insecure_skip_verify = false;
-  // A response body larger than this is refused (kUnavailable) so a broken
+  // A response body larger than this is refused (kResourceExhausted) so a broken
   // server cannot exhaust memory. Default 64 MiB.
   std::size_t max_body_bytes = 64u << 20;
   std::string user_agent = "cicd-anomaly/" CICD_VERSION;

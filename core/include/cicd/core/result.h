@@ -21,6 +21,8 @@ enum class ErrorCode {
   kUnauthenticated,  // 401 / 403 without rate-limit headers
   kRateLimited,      // 429 or 403 with an exhausted quota
   kIo,
+  kResourceExhausted,  // a response or request larger than allowed
+  kCancelled,          // the process is stopping
   kInternal,
 };
 

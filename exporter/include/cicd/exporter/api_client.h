@@ -40,7 +40,7 @@ struct ApiClientOptions {
   int burst = 10;                     // bucket size
   int max_attempts = 4;               // tries per request, including the first
   Millis initial_backoff{1'000};      // doubled per retry, with full jitter
-  Millis max_backoff{60'000};         // cap of one wait (also caps Retry-After)
+  Millis max_backoff{60'000};         // cap of one backoff wait
   // A reset further away than this fails the request (kRateLimited) rather
   // than blocking the poller; the next poll tries again.
   Millis max_rate_limit_wait{120'000};
@@ -80,7 +80,8 @@ class ApiClient {
     std::string body;
     std::string link;
   };
-  void AcquireToken();
+  // False when the wait was interrupted (the process is stopping).
+  bool AcquireToken();
   Millis Backoff(int attempt);
   std::optional<Millis> RateLimitWait(const HttpResponse& r) const;
   bool Sleep(Millis d);
