@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 
 #include "cicd/core/json.h"
 #include "cicd/core/log.h"
@@ -70,6 +71,13 @@ bool WebRequest::QueryParam(std::string_view name, std::string* value) const {
   return false;
 }
 
+std::string WebResponse::FullBody() const {
+  if (!stream) return body;
+  std::string out;
+  stream([&](std::string_view chunk) { out.append(chunk); });
+  return out;
+}
+
 WebResponse WebResponse::JsonError(int status, std::string_view message) {
   WebResponse r;
   r.status = status;
@@ -131,14 +139,29 @@ class WebServer::Adapter : public CivetHandler {
   }
 
   static void Write(mg_connection* conn, bool head_only, const WebResponse& r) {
+    const bool chunked = static_cast<bool>(r.stream);
     std::string head = "HTTP/1.1 " + std::to_string(r.status) + " " + ReasonPhrase(r.status) +
                        "\r\nContent-Type: " + r.content_type +
-                       "\r\nContent-Length: " + std::to_string(r.body.size()) +
+                       (chunked ? std::string("\r\nTransfer-Encoding: chunked")
+                                : "\r\nContent-Length: " + std::to_string(r.body.size())) +
                        "\r\nConnection: close\r\n";
     for (const auto& [k, v] : r.headers) head += k + ": " + v + "\r\n";
     head += "\r\n";
     mg_write(conn, head.data(), head.size());
-    if (!head_only && !r.body.empty()) mg_write(conn, r.body.data(), r.body.size());
+    if (head_only) return;
+    if (!chunked) {
+      if (!r.body.empty()) mg_write(conn, r.body.data(), r.body.size());
+      return;
+    }
+    bool open = true;  // stop writing once the client went away
+    r.stream([&](std::string_view chunk) {
+      if (!open || chunk.empty()) return;
+      char size[24];
+      const int n = std::snprintf(size, sizeof size, "%zx\r\n", chunk.size());
+      open = mg_write(conn, size, n) > 0 && mg_write(conn, chunk.data(), chunk.size()) > 0 &&
+             mg_write(conn, "\r\n", 2) > 0;
+    });
+    if (open) mg_write(conn, "0\r\n\r\n", 5);
   }
 
   WebServer* server_;

@@ -104,7 +104,10 @@ void Exporter::Stop() {
 
 WebResponse Exporter::Handle(const WebRequest& req) const {
   if (req.path == config_.web.telemetry_path) {
-    return WebResponse::Text(200, metrics_->Render(), "text/plain; version=0.0.4; charset=utf-8");
+    WebResponse r;
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    r.stream = [this](const WebResponse::Writer& write) { metrics_->Stream(256 * 1024, write); };
+    return r;
   }
   if (req.path == "/") return WebResponse::Text(200, LandingPage(config_), "text/html; charset=utf-8");
   if (req.path == "/-/healthy") return WebResponse::Text(200, "Healthy.\n");

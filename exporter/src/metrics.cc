@@ -1,10 +1,11 @@
 #include "cicd/exporter/metrics.h"
 
-#include <prometheus/text_serializer.h>
-
-#include <sstream>
+#include <algorithm>
+#include <limits>
+#include <optional>
 
 #include "cicd/core/run_record.h"
+#include "cicd/exporter/text_format.h"
 
 namespace cicd::exporter {
 namespace {
@@ -27,14 +28,6 @@ ClientMetric& Add(MetricFamily& f, std::vector<ClientMetric::Label> labels) {
   return f.metric.back();
 }
 
-void AddGauge(MetricFamily& f, std::vector<ClientMetric::Label> labels, double v) {
-  Add(f, std::move(labels)).gauge.value = v;
-}
-
-void AddCounter(MetricFamily& f, std::vector<ClientMetric::Label> labels, double v) {
-  Add(f, std::move(labels)).counter.value = v;
-}
-
 void AddHistogram(MetricFamily& f, std::vector<ClientMetric::Label> labels,
                   const std::vector<double>& bounds, const Histogram& h) {
   ClientMetric& m = Add(f, std::move(labels));
@@ -49,99 +42,164 @@ void AddHistogram(MetricFamily& f, std::vector<ClientMetric::Label> labels,
   }
 }
 
-void CollectPipelines(const std::map<std::string, PipelineState>& pipelines,
-                      const StoreOptions& opt, std::vector<MetricFamily>& out) {
-  auto runs = Family("cicd_pipeline_runs_total",
-                     "Finished pipeline runs, by branch and result (OpenTelemetry CI/CD vocabulary).",
-                     MetricType::Counter);
-  auto duration = Family("cicd_pipeline_run_duration_seconds",
-                         "Duration of finished pipeline runs, from start to finish.",
-                         MetricType::Histogram);
-  auto queue = Family("cicd_pipeline_run_queue_seconds",
-                      "Time finished runs waited between creation and start.", MetricType::Histogram);
-  auto tests = Family("cicd_pipeline_tests_total",
-                      "Tests of finished runs that reported tests, by outcome.", MetricType::Counter);
-  auto active = Family("cicd_pipeline_runs_active", "Runs queued or running now.", MetricType::Gauge);
-  auto oldest = Family("cicd_pipeline_runs_active_oldest_timestamp_seconds",
-                       "When the oldest active run entered its state (queued: created, running: started).",
-                       MetricType::Gauge);
-  auto last_duration = Family("cicd_pipeline_last_run_duration_seconds",
-                              "Duration of the pipeline's most recently finished run.",
-                              MetricType::Gauge);
-  auto last_queue = Family("cicd_pipeline_last_run_queue_seconds",
-                           "Queue time of the pipeline's most recently finished run, when known.",
-                           MetricType::Gauge);
-  auto last_finished = Family("cicd_pipeline_last_run_finished_timestamp_seconds",
-                              "Finish time of the pipeline's most recently finished run; a change marks a new run.",
-                              MetricType::Gauge);
-  auto last_number = Family("cicd_pipeline_last_run_number",
-                            "Build or run number of the pipeline's most recently finished run, when the CI has one.",
-                            MetricType::Gauge);
-  auto last_tests = Family("cicd_pipeline_last_run_tests",
-                           "Tests of the most recently finished run by outcome, when it reported tests.",
-                           MetricType::Gauge);
-  auto last_result = Family("cicd_pipeline_last_run_result",
-                            "1 for the result of the most recently finished run, 0 for the others.",
-                            MetricType::Gauge);
-  for (const auto& [key, p] : pipelines) {
-    (void)key;
-    for (const auto& [br, agg] : p.by_branch_result) {
-      std::vector<ClientMetric::Label> labels = {
-          {"source", p.source}, {"pipeline", p.pipeline}, {"branch", br.first}, {"result", br.second}};
-      AddCounter(runs, labels, static_cast<double>(agg.runs));
-      AddHistogram(duration, std::move(labels), opt.duration_buckets, agg.duration);
-    }
-    for (const auto& [branch, h] : p.queue_by_branch) {
-      AddHistogram(queue, {{"source", p.source}, {"pipeline", p.pipeline}, {"branch", branch}},
-                   opt.queue_buckets, h);
-    }
-    if (p.has_tests) {
-      for (auto [outcome, v] : {std::pair{"passed", p.tests_passed}, std::pair{"failed", p.tests_failed},
-                                std::pair{"skipped", p.tests_skipped}}) {
-        AddCounter(tests, {{"source", p.source}, {"pipeline", p.pipeline}, {"outcome", outcome}},
-                   static_cast<double>(v));
-      }
-    }
-    for (auto [state, st] : {std::pair{"queued", &p.queued}, std::pair{"running", &p.running}}) {
-      AddGauge(active, {{"source", p.source}, {"pipeline", p.pipeline}, {"state", state}},
-               static_cast<double>(st->count));
-      if (st->count > 0 && st->oldest) {
-        AddGauge(oldest, {{"source", p.source}, {"pipeline", p.pipeline}, {"state", state}},
-                 ToUnixSeconds(*st->oldest));
-      }
-    }
-    if (!p.last_run) continue;
-    const LastRun& l = *p.last_run;
-    const std::vector<ClientMetric::Label> base = {{"source", p.source}, {"pipeline", p.pipeline}};
-    AddGauge(last_duration, base, l.duration_seconds);
-    if (l.queue_seconds) AddGauge(last_queue, base, *l.queue_seconds);
-    AddGauge(last_finished, base, ToUnixSeconds(l.finished_at));
-    if (l.number) AddGauge(last_number, base, static_cast<double>(*l.number));
-    if (l.tests_total) {
-      const double failed = static_cast<double>(l.tests_failed.value_or(0));
-      const double skipped = static_cast<double>(l.tests_skipped.value_or(0));
-      const double passed = std::max(0.0, static_cast<double>(*l.tests_total) - failed - skipped);
-      for (auto [outcome, v] : {std::pair{"passed", passed}, std::pair{"failed", failed},
-                                std::pair{"skipped", skipped}}) {
-        auto labels = base;
-        labels.push_back({"outcome", outcome});
-        AddGauge(last_tests, std::move(labels), v);
-      }
-    }
-    for (auto r : kRunResults) {
-      auto labels = base;
-      labels.push_back({"result", std::string(r)});
-      AddGauge(last_result, std::move(labels), l.result == r ? 1.0 : 0.0);
-    }
-  }
-  for (auto* f : {&runs, &duration, &queue, &tests, &active, &oldest, &last_duration, &last_queue,
-                  &last_finished, &last_number, &last_tests, &last_result}) {
-    out.push_back(std::move(*f));
+using AddSeries = void (*)(MetricFamily&, const PipelineState&, const StoreOptions&);
+
+struct PipelineFamily {
+  const char* name;
+  const char* help;
+  MetricType type;
+  AddSeries add;
+};
+
+void AddRuns(MetricFamily& f, const PipelineState& p, const StoreOptions&) {
+  for (const auto& [br, agg] : p.by_branch_result) {
+    Add(f, {{"source", p.source}, {"pipeline", p.pipeline}, {"branch", br.first}, {"result", br.second}})
+        .counter.value = static_cast<double>(agg.runs);
   }
 }
 
-void CollectSources(const std::map<std::string, SourceHealth>& sources,
-                    std::vector<MetricFamily>& out) {
+void AddDuration(MetricFamily& f, const PipelineState& p, const StoreOptions& opt) {
+  for (const auto& [br, agg] : p.by_branch_result) {
+    AddHistogram(f, {{"source", p.source}, {"pipeline", p.pipeline}, {"branch", br.first}, {"result", br.second}},
+                 opt.duration_buckets, agg.duration);
+  }
+}
+
+void AddQueue(MetricFamily& f, const PipelineState& p, const StoreOptions& opt) {
+  for (const auto& [branch, h] : p.queue_by_branch) {
+    AddHistogram(f, {{"source", p.source}, {"pipeline", p.pipeline}, {"branch", branch}},
+                 opt.queue_buckets, h);
+  }
+}
+
+void AddTests(MetricFamily& f, const PipelineState& p, const StoreOptions&) {
+  if (!p.has_tests) return;
+  for (auto [outcome, v] : {std::pair{"passed", p.tests_passed}, std::pair{"failed", p.tests_failed},
+                            std::pair{"skipped", p.tests_skipped}}) {
+    Add(f, {{"source", p.source}, {"pipeline", p.pipeline}, {"outcome", outcome}}).counter.value =
+        static_cast<double>(v);
+  }
+}
+
+void AddActive(MetricFamily& f, const PipelineState& p, const StoreOptions&) {
+  for (auto [state, st] : {std::pair{"queued", &p.queued}, std::pair{"running", &p.running}}) {
+    Add(f, {{"source", p.source}, {"pipeline", p.pipeline}, {"state", state}}).gauge.value =
+        static_cast<double>(st->count);
+  }
+}
+
+void AddOldest(MetricFamily& f, const PipelineState& p, const StoreOptions&) {
+  for (auto [state, st] : {std::pair{"queued", &p.queued}, std::pair{"running", &p.running}}) {
+    if (st->count > 0 && st->oldest) {
+      Add(f, {{"source", p.source}, {"pipeline", p.pipeline}, {"state", state}}).gauge.value =
+          ToUnixSeconds(*st->oldest);
+    }
+  }
+}
+
+void AddLastGauge(MetricFamily& f, const PipelineState& p, std::optional<double> v) {
+  if (v) Add(f, {{"source", p.source}, {"pipeline", p.pipeline}}).gauge.value = *v;
+}
+
+void AddLastDuration(MetricFamily& f, const PipelineState& p, const StoreOptions&) {
+  if (p.last_run) AddLastGauge(f, p, p.last_run->duration_seconds);
+}
+
+void AddLastQueue(MetricFamily& f, const PipelineState& p, const StoreOptions&) {
+  if (p.last_run) AddLastGauge(f, p, p.last_run->queue_seconds);
+}
+
+void AddLastFinished(MetricFamily& f, const PipelineState& p, const StoreOptions&) {
+  if (p.last_run) AddLastGauge(f, p, ToUnixSeconds(p.last_run->finished_at));
+}
+
+void AddLastNumber(MetricFamily& f, const PipelineState& p, const StoreOptions&) {
+  if (p.last_run && p.last_run->number) {
+    AddLastGauge(f, p, static_cast<double>(*p.last_run->number));
+  }
+}
+
+void AddLastTests(MetricFamily& f, const PipelineState& p, const StoreOptions&) {
+  if (!p.last_run || !p.last_run->tests_total) return;
+  const LastRun& l = *p.last_run;
+  const double failed = static_cast<double>(l.tests_failed.value_or(0));
+  const double skipped = static_cast<double>(l.tests_skipped.value_or(0));
+  const double passed = std::max(0.0, static_cast<double>(*l.tests_total) - failed - skipped);
+  for (auto [outcome, v] : {std::pair{"passed", passed}, std::pair{"failed", failed},
+                            std::pair{"skipped", skipped}}) {
+    Add(f, {{"source", p.source}, {"pipeline", p.pipeline}, {"outcome", outcome}}).gauge.value = v;
+  }
+}
+
+void AddLastResult(MetricFamily& f, const PipelineState& p, const StoreOptions&) {
+  if (!p.last_run) return;
+  for (auto r : kRunResults) {
+    Add(f, {{"source", p.source}, {"pipeline", p.pipeline}, {"result", std::string(r)}}).gauge.value =
+        p.last_run->result == r ? 1.0 : 0.0;
+  }
+}
+
+// The table of pipeline families, in exposition order.
+const PipelineFamily kPipelineFamilies[] = {
+    {"cicd_pipeline_runs_total",
+     "Finished pipeline runs, by branch and result (OpenTelemetry CI/CD vocabulary).",
+     MetricType::Counter, AddRuns},
+    {"cicd_pipeline_run_duration_seconds", "Duration of finished pipeline runs, from start to finish.",
+     MetricType::Histogram, AddDuration},
+    {"cicd_pipeline_run_queue_seconds", "Time finished runs waited between creation and start.",
+     MetricType::Histogram, AddQueue},
+    {"cicd_pipeline_tests_total", "Tests of finished runs that reported tests, by outcome.",
+     MetricType::Counter, AddTests},
+    {"cicd_pipeline_runs_active", "Runs queued or running now.", MetricType::Gauge, AddActive},
+    {"cicd_pipeline_runs_active_oldest_timestamp_seconds",
+     "When the oldest active run entered its state (queued: created, running: started).",
+     MetricType::Gauge, AddOldest},
+    {"cicd_pipeline_last_run_duration_seconds", "Duration of the pipeline's most recently finished run.",
+     MetricType::Gauge, AddLastDuration},
+    {"cicd_pipeline_last_run_queue_seconds",
+     "Queue time of the pipeline's most recently finished run, when known.", MetricType::Gauge,
+     AddLastQueue},
+    {"cicd_pipeline_last_run_finished_timestamp_seconds",
+     "Finish time of the pipeline's most recently finished run; a change marks a new run.",
+     MetricType::Gauge, AddLastFinished},
+    {"cicd_pipeline_last_run_number",
+     "Build or run number of the pipeline's most recently finished run, when the CI has one.",
+     MetricType::Gauge, AddLastNumber},
+    {"cicd_pipeline_last_run_tests",
+     "Tests of the most recently finished run by outcome, when it reported tests.", MetricType::Gauge,
+     AddLastTests},
+    {"cicd_pipeline_last_run_result",
+     "1 for the result of the most recently finished run, 0 for the others.", MetricType::Gauge,
+     AddLastResult},
+};
+
+// Serialized every this many pipelines, so at most one block of series
+// exists as ClientMetric objects.
+constexpr std::size_t kPipelinesPerBlock = 64;
+
+// Called after each block with the text so far; may hand it on and clear it.
+using Flush = std::function<void(std::string& out)>;
+
+void AppendPipelineFamily(const PipelineFamily& spec,
+                          const std::map<std::string, PipelineState>& pipelines,
+                          const StoreOptions& opt, std::string& out, const Flush& flush) {
+  MetricFamily f = Family(spec.name, spec.help, spec.type);
+  AppendFamilyHeader(f, out);
+  std::size_t in_block = 0;
+  for (const auto& [key, p] : pipelines) {
+    (void)key;
+    spec.add(f, p, opt);
+    if (++in_block == kPipelinesPerBlock) {
+      AppendFamilyMetrics(f, out);
+      if (flush) flush(out);
+      f.metric.clear();
+      in_block = 0;
+    }
+  }
+  AppendFamilyMetrics(f, out);
+}
+
+void AppendSourceFamilies(const std::map<std::string, SourceHealth>& sources, std::string& out) {
   auto up = Family("cicd_exporter_source_up",
                    "1 when the last poll of the source fully succeeded, 0 otherwise.", MetricType::Gauge);
   auto last_success = Family("cicd_exporter_source_last_success_timestamp_seconds",
@@ -157,14 +215,17 @@ void CollectSources(const std::map<std::string, SourceHealth>& sources,
                         MetricType::Counter);
   for (const auto& [name, h] : sources) {
     const std::vector<ClientMetric::Label> l = {{"source", name}};
-    AddGauge(up, l, h.up ? 1 : 0);
-    if (h.last_success) AddGauge(last_success, l, ToUnixSeconds(*h.last_success));
-    if (h.polled) AddGauge(poll, l, h.last_poll_seconds);
-    AddCounter(failures, l, static_cast<double>(h.polls_failed));
-    AddCounter(counted, l, static_cast<double>(h.runs_counted));
-    AddCounter(invalid, l, static_cast<double>(h.runs_invalid));
+    Add(up, l).gauge.value = h.up ? 1 : 0;
+    if (h.last_success) Add(last_success, l).gauge.value = ToUnixSeconds(*h.last_success);
+    if (h.polled) Add(poll, l).gauge.value = h.last_poll_seconds;
+    Add(failures, l).counter.value = static_cast<double>(h.polls_failed);
+    Add(counted, l).counter.value = static_cast<double>(h.runs_counted);
+    Add(invalid, l).counter.value = static_cast<double>(h.runs_invalid);
   }
-  for (auto* f : {&up, &last_success, &poll, &failures, &counted, &invalid}) out.push_back(std::move(*f));
+  for (const auto* f : {&up, &last_success, &poll, &failures, &counted, &invalid}) {
+    AppendFamilyHeader(*f, out);
+    AppendFamilyMetrics(*f, out);
+  }
 }
 
 }  // namespace
@@ -195,23 +256,37 @@ void ExporterMetrics::OnRateLimitRemaining(const std::string& source, double rem
   rate_limit_remaining_->Add({{"source", source}}).Set(remaining);
 }
 
-std::vector<prometheus::MetricFamily> ExporterMetrics::Collect() const {
-  std::vector<MetricFamily> out;
-  store_->Read([&](const std::map<std::string, PipelineState>& pipelines,
-                   const std::map<std::string, SourceHealth>& sources) {
-    CollectPipelines(pipelines, store_->options(), out);
-    CollectSources(sources, out);
+void ExporterMetrics::Stream(std::size_t chunk_bytes,
+                             const std::function<void(std::string_view)>& sink) const {
+  std::map<std::string, PipelineState> pipelines;
+  std::map<std::string, SourceHealth> sources;
+  store_->Read([&](const std::map<std::string, PipelineState>& p,
+                   const std::map<std::string, SourceHealth>& s) {
+    pipelines = p;
+    sources = s;
   });
-  for (auto& f : registry_->Collect()) out.push_back(std::move(f));
+  std::string out;
+  out.reserve(2 * chunk_bytes);
+  const Flush flush = [&](std::string& text) {
+    if (text.size() < chunk_bytes) return;
+    sink(text);
+    text.clear();
+  };
+  for (const auto& spec : kPipelineFamilies) {
+    AppendPipelineFamily(spec, pipelines, store_->options(), out, flush);
+  }
+  AppendSourceFamilies(sources, out);
+  for (const auto& f : registry_->Collect()) {
+    AppendFamilyHeader(f, out);
+    AppendFamilyMetrics(f, out);
+  }
+  if (!out.empty()) sink(out);
+}
+
+std::string ExporterMetrics::Render() const {
+  std::string out;
+  Stream(1 << 20, [&](std::string_view chunk) { out.append(chunk); });
   return out;
 }
-
-std::string RenderText(const std::vector<prometheus::MetricFamily>& families) {
-  std::ostringstream ss;
-  prometheus::TextSerializer().Serialize(ss, families);
-  return ss.str();
-}
-
-std::string ExporterMetrics::Render() const { return RenderText(Collect()); }
 
 }  // namespace cicd::exporter

@@ -89,3 +89,31 @@ TEST(WebServer, BusyPortIsAnError) {
 
 }  // namespace
 }  // namespace cicd
+
+namespace cicd {
+namespace {
+
+TEST(WebServerStream, ChunkedBodyArrivesWhole) {
+  auto s = WebServer::Start({});
+  ASSERT_TRUE(s.ok());
+  (*s)->Handle("GET", "/big", [](const WebRequest&) {
+    WebResponse r;
+    r.content_type = "text/plain";
+    r.stream = [](const WebResponse::Writer& write) {
+      for (int i = 0; i < 1000; ++i) write(std::string(1000, static_cast<char>('a' + i % 26)));
+    };
+    return r;
+  });
+  HttplibFetcher fetcher;
+  HttpRequest req;
+  req.url = "http://127.0.0.1:" + std::to_string((*s)->port()) + "/big";
+  auto r = fetcher.Fetch(req);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->Header("transfer-encoding"), "chunked");
+  ASSERT_EQ(r->body.size(), 1'000'000u);
+  EXPECT_EQ(r->body.substr(999'000, 3), "lll");
+}
+
+}  // namespace
+}  // namespace cicd

@@ -114,7 +114,7 @@ class ExporterFaults : public ::testing::Test {
     WebRequest req;
     req.method = "GET";
     req.path = "/metrics";
-    const std::string body = exporter_->Handle(req).body;
+    const std::string body = exporter_->Handle(req).FullBody();
     EXPECT_EQ(body.find(kToken), std::string::npos);
     return body;
   }

@@ -50,7 +50,7 @@ TEST(ExporterGolden, MetricsMatchGoldenFile) {
   const WebResponse resp = exporter.Handle(req);
   ASSERT_EQ(resp.status, 200);
   EXPECT_EQ(resp.content_type, "text/plain; version=0.0.4; charset=utf-8");
-  const std::string got = StripVolatile(resp.body);
+  const std::string got = StripVolatile(resp.FullBody());
   const std::string golden_path = std::string(CICD_SOURCE_DIR) + "/tests/golden/exporter_metrics.txt";
   if (std::getenv("CICD_UPDATE_GOLDEN") != nullptr) {
     ASSERT_TRUE(WriteFileAtomically(golden_path, got).ok());

@@ -36,6 +36,14 @@ struct WebResponse {
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  // When set, the body is produced by this function instead of `body` and
+  // sent with chunked transfer encoding as it is written, so a large body
+  // never has to exist whole. Runs on the server's worker thread.
+  using Writer = std::function<void(std::string_view chunk)>;
+  std::function<void(const Writer& write)> stream;
+
+  // `body`, or everything `stream` writes (tests).
+  std::string FullBody() const;
 
   // {"status":"error","error":message}
   static WebResponse JsonError(int status, std::string_view message);

@@ -6,12 +6,13 @@
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
-#include <prometheus/metric_family.h>
 #include <prometheus/registry.h>
 
+#include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
-#include <vector>
+#include <string_view>
 
 #include "cicd/exporter/api_client.h"
 #include "cicd/exporter/store.h"
@@ -26,9 +27,13 @@ class ExporterMetrics final : public ApiObserver {
   void OnApiRequest(const std::string& source, const std::string& code) override;
   void OnRateLimitRemaining(const std::string& source, double remaining) override;
 
-  // All families, pipeline families first, in a stable order.
-  std::vector<prometheus::MetricFamily> Collect() const;
-  // The Prometheus text exposition format (version 0.0.4).
+  // Writes the exposition (text format 0.0.4) to `sink` in pieces of about
+  // `chunk_bytes`, family by family and a block of pipelines at a time, so
+  // neither the whole body nor all series as objects exist at once. Works on
+  // a copy of the store taken under its lock: a slow scraper never blocks
+  // the pollers.
+  void Stream(std::size_t chunk_bytes, const std::function<void(std::string_view)>& sink) const;
+  // The whole exposition as one string (tests, small outputs).
   std::string Render() const;
 
  private:
@@ -37,8 +42,5 @@ class ExporterMetrics final : public ApiObserver {
   prometheus::Family<prometheus::Counter>* api_requests_;
   prometheus::Family<prometheus::Gauge>* rate_limit_remaining_;
 };
-
-// Text format of families (prometheus-cpp's TextSerializer).
-std::string RenderText(const std::vector<prometheus::MetricFamily>& families);
 
 }  // namespace cicd::exporter
