@@ -8,7 +8,7 @@ packages=(
   cmake g++ make pkg-config
   # libraries (shared/TOOLCHAIN.md)
   prometheus-cpp-dev libcivetweb-dev libcpp-httplib-dev libboost-json1.81-dev libboost1.81-dev
-  libyaml-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev libssl-dev
+  libyaml-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev libssl-dev zlib1g-dev
   # real peers for integration tests and the demo
   prometheus prometheus-alertmanager curl
 )
