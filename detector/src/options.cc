@@ -13,6 +13,9 @@ DetectionOptions ParseDetectionOptions(YamlMap& y) {
   o.rel_floor = y.Double("rel_floor", o.rel_floor, 0, 10);
   o.min_slow_ratio = y.Double("min_slow_ratio", o.min_slow_ratio, 1, 1e6);
   o.queue_min_excess_seconds = y.Double("queue_min_excess_seconds", o.queue_min_excess_seconds, 0, 1e9);
+  o.slow_p95_factor = y.Double("slow_p95_factor", o.slow_p95_factor, 0, 1e6);
+  o.burst_history = static_cast<std::size_t>(y.Int("burst_history", static_cast<std::int64_t>(o.burst_history), 10, 1'000'000));
+  o.fold_runs = static_cast<std::size_t>(y.Int("fold_runs", static_cast<std::int64_t>(o.fold_runs), 0, 1'000'000));
   o.queue_min_ratio = y.Double("queue_min_ratio", o.queue_min_ratio, 1, 1e6);
   o.stuck_factor = y.Double("stuck_factor", o.stuck_factor, 1, 1e6);
   o.tests_missing_ratio = y.Double("tests_missing_ratio", o.tests_missing_ratio, 0, 1);

@@ -39,6 +39,12 @@ struct Finding {
   std::string reason;
 };
 
+// A folded verdict (not anomalous, kind kept) of a duration alert: the run
+// was as abnormal as the one alerted and must not be learnt either.
+bool IsFoldedDurationAlert(const Verdict& v) {
+  return !v.anomalous && (v.kind == "slow" || v.kind == "stuck");
+}
+
 int KindRank(const std::string& kind) {
   int i = 0;
   for (const char* k : kKinds) {
@@ -143,20 +149,32 @@ Verdict PipelineModel::Judge(const RunRecord& run, const RunFeatures& f) {
   std::vector<Finding> found;
   double info_score = 0;
 
-  if (f.duration && duration_.count() >= 5) {
+  if (f.duration && duration_.count() >= options_.shift_runs) {
     const double d = *f.duration;
     const double med = duration_.Median();
     const double dev = duration_.Deviation(d);
     const double ratio = med > 0 ? d / med : std::numeric_limits<double>::infinity();
     const double stuck = StuckThresholdSeconds();
+    const double p95 = duration_.Quantile(0.95);
+    const bool stopped = run.result == "timeout" || run.result == "cancellation";
     info_score = std::max(info_score, dev / options_.threshold);
     const std::string obs = "duration " + Num(d) + "s, " + Band(duration_, "s") + ", " + Signed(dev) + " MAD";
-    if (d > stuck) {
+    const bool slow = dev >= options_.threshold && ratio >= options_.min_slow_ratio &&
+                      d >= options_.slow_p95_factor * p95;
+    if (d > stuck && stopped) {
       found.push_back({"stuck", d / stuck,
-                       "ran " + Num(d) + "s, past the stuck limit " + Num(stuck) + "s (" +
-                           Num(options_.stuck_factor) + " x p95 " + Num(duration_.Quantile(0.95)) + "s)"});
+                       "ran " + Num(d) + "s until " + *run.result + ", past the stuck limit " + Num(stuck) +
+                           "s (" + Num(options_.stuck_factor) + " x p95 " + Num(p95) + "s)"});
       streak_.clear();
+    } else if (d > stuck) {
+      found.push_back({"slow", std::max(d / stuck, dev / options_.threshold), obs});
+      streak_.clear();
+    } else if (!f.success) {
+      // Failed or cancelled runs end early or late for reasons of their own:
+      // judged for single slow runs only, never part of a level shift.
+      if (slow) found.push_back({"slow", dev / options_.threshold, obs});
     } else if (dev >= options_.shift_deviation && ratio >= options_.shift_ratio) {
+      if (!streak_.empty() && streak_.front().duration < 0) streak_.clear();
       streak_.push_back({d, run.started_at.value_or(run.finished_at.value_or(TimePoint{}))});
       if (streak_.size() >= options_.shift_runs) {
         std::vector<double> s;
@@ -167,17 +185,20 @@ Verdict PipelineModel::Judge(const RunRecord& run, const RunFeatures& f) {
         v.regression_start = streak_.front().started;
         found.push_back({"regression", std::max(1.0, duration_.Deviation(level) / options_.threshold),
                          "duration level shift: last " + std::to_string(streak_.size()) +
-                             " runs at " + Num(level) + "s vs " + Band(duration_, "s") + ", +" +
-                             Num(pct) + "% since " + FormatRfc3339(streak_.front().started)});
-      } else if (streak_.size() == 1 && dev >= options_.threshold && ratio >= options_.min_slow_ratio) {
+                             " runs at " + Num(level) + "s vs " + Band(duration_, "s") +
+                             (med > 0 ? ", +" + Num(pct) + "%" : std::string()) + " since " +
+                             FormatRfc3339(streak_.front().started)});
+      } else if (streak_.size() == 1 && slow) {
         found.push_back({"slow", dev / options_.threshold, obs});
       } else if (streak_.size() > 1) {
         v.reasons.push_back(obs + "; possible level shift (" + std::to_string(streak_.size()) +
                             " of " + std::to_string(options_.shift_runs) + " runs)");
       }
     } else if (dev <= -options_.shift_deviation && ratio <= 1 / options_.shift_ratio) {
-      // Faster runs are good news; a sustained speed-up restarts the baseline
-      // silently (see Learn) so later slowdowns are measured from the new level.
+      // Faster successful runs are good news; a sustained speed-up restarts
+      // the baseline silently (see Learn) so later slowdowns are measured
+      // from the new level.
+      if (!streak_.empty() && streak_.front().duration > 0) streak_.clear();
       streak_.push_back({-d, run.started_at.value_or(TimePoint{})});
     } else {
       streak_.clear();
@@ -195,7 +216,7 @@ Verdict PipelineModel::Judge(const RunRecord& run, const RunFeatures& f) {
     }
   }
 
-  const bool reports_tests = runs_with_tests_ >= options_.min_runs / 2 &&
+  const bool reports_tests = runs_with_tests_ >= 10 &&
                              runs_with_tests_ * 5 >= successes_seen_ * 4 && tests_.count() > 0;
   if (f.success && reports_tests && tests_.Median() >= 1) {
     const double usual = tests_.Median();
@@ -216,7 +237,7 @@ Verdict PipelineModel::Judge(const RunRecord& run, const RunFeatures& f) {
     const std::size_t n = recent_failed_.size() + 1;
     if (k <= 1) in_burst_ = false;
     if (f.failed && k >= 2 && !in_burst_) {
-      const double p = (failures_total_ + 1.0) / (results_total_ + 2.0);
+      const double p = (older_failures_ + 1.0) / (older_failed_.size() + 2.0);
       const double pv = BinomialTail(n, k, p);
       if (pv < options_.burst_alpha) {
         in_burst_ = true;
@@ -229,6 +250,7 @@ Verdict PipelineModel::Judge(const RunRecord& run, const RunFeatures& f) {
     }
   }
 
+  ++runs_since_alert_;
   if (found.empty()) {
     v.score = std::clamp(info_score, 0.0, 0.99);
     return v;
@@ -243,6 +265,18 @@ Verdict PipelineModel::Judge(const RunRecord& run, const RunFeatures& f) {
   }
   v.score = std::max(v.score, 1.0);
   v.severity = SeverityFor(v.score);
+  if (v.kind == open_kind_ && runs_since_alert_ <= options_.fold_runs) {
+    // Part of the incident already alerted: one alert, not a storm.
+    v.anomalous = false;
+    v.reasons.insert(v.reasons.begin(), "continues the open " + v.kind + " incident (" +
+                                            std::to_string(runs_since_alert_) + " runs after its alert)");
+    v.score = 0.99;
+    v.severity = "none";
+    runs_since_alert_ = 0;
+    return v;
+  }
+  open_kind_ = v.kind;
+  runs_since_alert_ = 0;
   return v;
 }
 
@@ -255,7 +289,8 @@ void PipelineModel::Learn(const RunFeatures& f, const Verdict& v) {
       duration_.Reset();
       for (const auto& e : streak_) duration_.Add(std::fabs(e.duration));
       streak_.clear();
-    } else if (streak_.empty() && v.kind != "stuck" && f.success) {
+    } else if (streak_.empty() && f.success && v.kind != "stuck" && v.kind != "slow" &&
+               !IsFoldedDurationAlert(v)) {
       duration_.Add(*f.duration);
     }
   }
@@ -273,9 +308,13 @@ void PipelineModel::Learn(const RunFeatures& f, const Verdict& v) {
   }
   recent_failed_.push_back(f.failed);
   while (recent_failed_.size() > options_.burst_window - 1) {
-    failures_total_ += recent_failed_.front() ? 1 : 0;
-    ++results_total_;
+    older_failed_.push_back(recent_failed_.front());
+    older_failures_ += recent_failed_.front() ? 1 : 0;
     recent_failed_.pop_front();
+  }
+  while (older_failed_.size() > options_.burst_history) {
+    older_failures_ -= older_failed_.front() ? 1 : 0;
+    older_failed_.pop_front();
   }
 }
 

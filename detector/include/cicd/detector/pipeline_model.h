@@ -69,11 +69,13 @@ class PipelineModel {
   std::size_t runs_seen_ = 0;
   std::size_t runs_with_tests_ = 0;
   std::size_t successes_seen_ = 0;
-  std::deque<bool> recent_failed_;       // last burst_window results, newest last
-  std::size_t failures_total_ = 0;       // before the recent window
-  std::size_t results_total_ = 0;
+  std::deque<bool> recent_failed_;       // last burst_window - 1 results, newest last
+  std::deque<bool> older_failed_;        // up to burst_history results before those
+  std::size_t older_failures_ = 0;       // failures in older_failed_
   bool in_burst_ = false;
   std::vector<Elevated> streak_;         // consecutive elevated durations
+  std::string open_kind_;                // kind of the last alert
+  std::size_t runs_since_alert_ = 0;
 };
 
 }  // namespace cicd::detector
