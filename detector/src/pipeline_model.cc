@@ -7,6 +7,7 @@
 #include "cicd/core/json.h"
 #include <cstdio>
 #include <limits>
+#include <random>
 
 namespace cicd::detector {
 namespace {
@@ -250,6 +251,21 @@ Verdict PipelineModel::Judge(const RunRecord& run, const RunFeatures& f) {
     }
   }
 
+  if (found.empty() && forest_) {
+    const auto row = ForestRow(f);
+    auto score = forest_->ScoreRow(row);
+    if (score && *score >= options_.forest_threshold) {
+      char buf[96];
+      std::snprintf(buf, sizeof buf, "unusual combination of features: isolation forest score %.2f (alert at %.2f)",
+                    *score, options_.forest_threshold);
+      std::string why = buf;
+      if (f.duration) why += "; duration " + Num(*f.duration) + "s (median " + Num(duration_.Median()) + "s)";
+      if (f.queue) why += "; queued " + Num(*f.queue) + "s (median " + Num(queue_.Median()) + "s)";
+      if (f.tests_total) why += "; tests " + Num(*f.tests_total) + " (median " + Num(tests_.Median()) + ")";
+      if (f.tests_failed) why += ", " + Num(*f.tests_failed) + " failed";
+      found.push_back({"multivariate", *score / options_.forest_threshold, why});
+    }
+  }
   ++runs_since_alert_;
   if (found.empty()) {
     v.score = std::clamp(info_score, 0.0, 0.99);
@@ -280,8 +296,36 @@ Verdict PipelineModel::Judge(const RunRecord& run, const RunFeatures& f) {
   return v;
 }
 
+std::array<double, PipelineModel::kForestCols> PipelineModel::ForestRow(const RunFeatures& f) const {
+  // Missing-value rule for the forest: a feature the run does not report
+  // takes the pipeline's median (so it never makes a run look unusual), or 0
+  // when the pipeline never reported it (a constant column the forest skips).
+  auto or_median = [](const std::optional<double>& v, const RobustBaseline& b) {
+    return v ? *v : (b.count() > 0 ? b.Median() : 0.0);
+  };
+  return {std::log1p(or_median(f.duration, duration_)), std::log1p(or_median(f.queue, queue_)),
+          or_median(f.tests_total, tests_), f.tests_failed.value_or(0), f.failed ? 1.0 : 0.0};
+}
+
+void PipelineModel::Retrain() {
+  if (!options_.forest || runs_seen_ < options_.min_runs || forest_rows_.size() < options_.min_runs) return;
+  std::vector<double> values;
+  values.reserve(forest_rows_.size() * kForestCols);
+  for (const auto& r : forest_rows_) values.insert(values.end(), r.begin(), r.end());
+  IsolationForestOptions o;
+  o.num_trees = static_cast<int>(options_.forest_trees);
+  o.sample_size = static_cast<int>(std::min<std::size_t>(options_.forest_sample_size, forest_rows_.size()));
+  std::mt19937_64 rng(options_.seed + 7919 * ++retrains_);
+  auto fitted = IsolationForest::Fit(FeatureMatrix{values, forest_rows_.size(), kForestCols}, o, rng);
+  if (fitted) forest_ = std::move(*fitted);
+}
+
 void PipelineModel::Learn(const RunFeatures& f, const Verdict& v) {
   ++runs_seen_;
+  if (!v.anomalous && options_.forest) {
+    forest_rows_.push_back(ForestRow(f));
+    if (forest_rows_.size() > kForestRows) forest_rows_.pop_front();
+  }
   if (f.duration) {
     if (v.kind == "regression" ||
         (streak_.size() >= options_.shift_runs && streak_.front().duration < 0)) {

@@ -192,3 +192,39 @@ TEST(Replay, JudgesInFinishOrderWithPastRunsOnly) {
 
 }  // namespace
 }  // namespace cicd::detector
+
+namespace cicd::detector {
+namespace {
+
+TEST(PipelineModelForest, ForestVerdictWhenNoSingleFeatureAlerts) {
+  // A queue of 55 s against a steady 10 s is far outside what the forest was
+  // trained on, but below the univariate queue rule's 60 s minimum excess:
+  // only the forest reports it (kind multivariate).
+  DetectionOptions o;
+  o.forest_threshold = 0.6;
+  PipelineModel m(o);
+  std::mt19937_64 rng(3);
+  std::normal_distribution<double> noise(0, 1);
+  auto make = [&](int i) {
+    RunRecord r = MakeRun(i, 600 + 10 * noise(rng));
+    r.queue_seconds = 10 + noise(rng);
+    return r;
+  };
+  for (int i = 0; i < 256; ++i) {
+    const Verdict t = m.Process(make(i));
+    ASSERT_FALSE(t.anomalous) << t.ToJsonLine();
+  }
+  EXPECT_FALSE(m.has_forest());
+  m.Retrain();
+  ASSERT_TRUE(m.has_forest());
+  RunRecord odd = make(256);
+  odd.queue_seconds = 55;
+  const Verdict v = m.Process(odd);
+  ASSERT_TRUE(v.anomalous) << v.ToJsonLine();
+  EXPECT_EQ(v.kind, "multivariate");
+  EXPECT_NE(v.reasons[0].find("isolation forest score"), std::string::npos) << v.reasons[0];
+  EXPECT_NE(v.reasons[0].find("queued 55s"), std::string::npos) << v.reasons[0];
+}
+
+}  // namespace
+}  // namespace cicd::detector

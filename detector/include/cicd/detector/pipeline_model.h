@@ -4,6 +4,7 @@
 // finished run is judged against what was learnt from earlier runs only, then
 // learnt from. Pure: no I/O, no clock. Not thread-safe; one owner.
 
+#include <array>
 #include <cstddef>
 #include <deque>
 #include <optional>
@@ -12,6 +13,7 @@
 
 #include "cicd/core/run_record.h"
 #include "cicd/detector/baseline.h"
+#include "cicd/detector/iforest.h"
 #include "cicd/detector/options.h"
 #include "cicd/detector/verdict.h"
 
@@ -42,6 +44,12 @@ class PipelineModel {
 
   // Judges a finished run, then learns from it.
   Verdict Process(const RunRecord& run);
+
+  // Refits the isolation forest on the runs learnt so far (the scheduled
+  // retrain). No-op below min_runs or with forest disabled. Deterministic
+  // for a given history and options.seed.
+  void Retrain();
+  bool has_forest() const { return forest_.has_value(); }
 
   // Stuck check for a run still active at `now` (std::nullopt when fine or
   // during cold start). Does not learn.
@@ -74,6 +82,13 @@ class PipelineModel {
   std::size_t older_failures_ = 0;       // failures in older_failed_
   bool in_burst_ = false;
   std::vector<Elevated> streak_;         // consecutive elevated durations
+  // Forest features of the runs learnt, newest last (at most kForestRows).
+  static constexpr std::size_t kForestCols = 5;
+  static constexpr std::size_t kForestRows = 1024;
+  std::array<double, kForestCols> ForestRow(const RunFeatures& f) const;
+  std::deque<std::array<double, kForestCols>> forest_rows_;
+  std::optional<IsolationForest> forest_;
+  std::size_t retrains_ = 0;
   std::string open_kind_;                // kind of the last alert
   std::size_t runs_since_alert_ = 0;
 };
