@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <map>
 
+#include "cicd/exporter/metrics.h"
+
 namespace cicd::exporter {
 namespace {
 
@@ -83,6 +85,12 @@ class Writer {
   std::vector<std::string> order_;
 };
 
+std::string FamilyName(const MetricDef& d) {
+  std::string name = d.name;
+  if (name.size() > 6 && name.compare(name.size() - 6, 6, "_total") == 0) name.resize(name.size() - 6);
+  return name;
+}
+
 }  // namespace
 
 std::string FormatMetricValue(double v) {
@@ -113,15 +121,16 @@ std::string RenderOpenMetricsBackfill(std::vector<RunRecord> runs, const StoreOp
   std::stable_sort(runs.begin(), runs.end(),
                    [](const RunRecord& a, const RunRecord& b) { return *a.finished_at < *b.finished_at; });
   Writer w;
-  w.Declare("cicd_pipeline_runs", "counter", "Finished pipeline runs, by branch and result (OpenTelemetry CI/CD vocabulary).");
-  w.Declare("cicd_pipeline_run_duration_seconds", "histogram", "Duration of finished pipeline runs, from start to finish.");
-  w.Declare("cicd_pipeline_last_run_duration_seconds", "gauge", "Duration of the pipeline's most recently finished run.");
-  w.Declare("cicd_pipeline_last_run_queue_seconds", "gauge", "Queue time of the pipeline's most recently finished run, when known.");
-  w.Declare("cicd_pipeline_last_run_finished_timestamp_seconds", "gauge", "Finish time of the pipeline's most recently finished run; a change marks a new run.");
-  w.Declare("cicd_pipeline_last_run_number", "gauge", "Build or run number of the pipeline's most recently finished run, when the CI has one.");
-  w.Declare("cicd_pipeline_last_run_tests", "gauge", "Tests of the most recently finished run by outcome, when it reported tests.");
-  w.Declare("cicd_pipeline_last_run_result", "gauge", "1 for the result of the most recently finished run, 0 for the others.");
+  // OpenMetrics names a counter family without its _total suffix.
+  const std::string runs_family = FamilyName(metric::kRunsTotal);
+  w.Declare(runs_family, "counter", metric::kRunsTotal.help);
+  w.Declare(metric::kRunDuration.name, "histogram", metric::kRunDuration.help);
+  for (const MetricDef& d : {metric::kLastDuration, metric::kLastQueue, metric::kLastFinished,
+                             metric::kLastNumber, metric::kLastTests, metric::kLastResult}) {
+    w.Declare(d.name, "gauge", d.help);
+  }
 
+  const std::string kDur = metric::kRunDuration.name;
   std::map<std::string, ResultAggregate> aggregates;
   for (const RunRecord& r : runs) {
     const TimePoint t = *r.finished_at;
@@ -130,7 +139,7 @@ std::string RenderOpenMetricsBackfill(std::vector<RunRecord> runs, const StoreOp
     ResultAggregate& agg = aggregates[LabelText(series)];
     ++agg.runs;
     if (r.duration_seconds) agg.duration.Observe(options.duration_buckets, *r.duration_seconds);
-    w.Sample("cicd_pipeline_runs", "cicd_pipeline_runs_total", series, static_cast<double>(agg.runs), t);
+    w.Sample(runs_family, metric::kRunsTotal.name, series, static_cast<double>(agg.runs), t);
     std::uint64_t cumulative = 0;
     for (std::size_t i = 0; i <= options.duration_buckets.size(); ++i) {
       cumulative += i < agg.duration.bucket_counts.size() ? agg.duration.bucket_counts[i] : 0;
@@ -138,25 +147,24 @@ std::string RenderOpenMetricsBackfill(std::vector<RunRecord> runs, const StoreOp
       b.emplace_back("le", i < options.duration_buckets.size()
                                ? FormatMetricValue(options.duration_buckets[i])
                                : "+Inf");
-      w.Sample("cicd_pipeline_run_duration_seconds", "cicd_pipeline_run_duration_seconds_bucket", b,
+      w.Sample(kDur, kDur + "_bucket", b,
                static_cast<double>(cumulative), t);
     }
-    w.Sample("cicd_pipeline_run_duration_seconds", "cicd_pipeline_run_duration_seconds_count", series,
+    w.Sample(kDur, kDur + "_count", series,
              static_cast<double>(agg.duration.count), t);
-    w.Sample("cicd_pipeline_run_duration_seconds", "cicd_pipeline_run_duration_seconds_sum", series,
+    w.Sample(kDur, kDur + "_sum", series,
              agg.duration.sum, t);
 
     const Labels base = {{"source", r.source}, {"pipeline", r.pipeline}};
     if (r.duration_seconds) {
-      w.Sample("cicd_pipeline_last_run_duration_seconds", "cicd_pipeline_last_run_duration_seconds", base, *r.duration_seconds, t);
+      w.Sample(metric::kLastDuration.name, metric::kLastDuration.name, base, *r.duration_seconds, t);
     }
     if (r.queue_seconds) {
-      w.Sample("cicd_pipeline_last_run_queue_seconds", "cicd_pipeline_last_run_queue_seconds", base, *r.queue_seconds, t);
+      w.Sample(metric::kLastQueue.name, metric::kLastQueue.name, base, *r.queue_seconds, t);
     }
-    w.Sample("cicd_pipeline_last_run_finished_timestamp_seconds",
-             "cicd_pipeline_last_run_finished_timestamp_seconds", base, ToUnixSeconds(t), t);
+    w.Sample(metric::kLastFinished.name, metric::kLastFinished.name, base, ToUnixSeconds(t), t);
     if (r.number) {
-      w.Sample("cicd_pipeline_last_run_number", "cicd_pipeline_last_run_number", base,
+      w.Sample(metric::kLastNumber.name, metric::kLastNumber.name, base,
                static_cast<double>(*r.number), t);
     }
     if (r.tests_total) {
@@ -166,13 +174,13 @@ std::string RenderOpenMetricsBackfill(std::vector<RunRecord> runs, const StoreOp
       for (auto [outcome, v] : {std::pair{"passed", passed}, std::pair{"failed", failed}, std::pair{"skipped", skipped}}) {
         Labels l = base;
         l.emplace_back("outcome", outcome);
-        w.Sample("cicd_pipeline_last_run_tests", "cicd_pipeline_last_run_tests", l, v, t);
+        w.Sample(metric::kLastTests.name, metric::kLastTests.name, l, v, t);
       }
     }
     for (auto res : kRunResults) {
       Labels l = base;
       l.emplace_back("result", std::string(res));
-      w.Sample("cicd_pipeline_last_run_result", "cicd_pipeline_last_run_result", l, *r.result == res ? 1.0 : 0.0, t);
+      w.Sample(metric::kLastResult.name, metric::kLastResult.name, l, *r.result == res ? 1.0 : 0.0, t);
     }
   }
   return w.Render();

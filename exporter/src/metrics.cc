@@ -45,8 +45,7 @@ void AddHistogram(MetricFamily& f, std::vector<ClientMetric::Label> labels,
 using AddSeries = void (*)(MetricFamily&, const PipelineState&, const StoreOptions&);
 
 struct PipelineFamily {
-  const char* name;
-  const char* help;
+  MetricDef def;
   MetricType type;
   AddSeries add;
 };
@@ -141,36 +140,18 @@ void AddLastResult(MetricFamily& f, const PipelineState& p, const StoreOptions&)
 
 // The table of pipeline families, in exposition order.
 const PipelineFamily kPipelineFamilies[] = {
-    {"cicd_pipeline_runs_total",
-     "Finished pipeline runs, by branch and result (OpenTelemetry CI/CD vocabulary).",
-     MetricType::Counter, AddRuns},
-    {"cicd_pipeline_run_duration_seconds", "Duration of finished pipeline runs, from start to finish.",
-     MetricType::Histogram, AddDuration},
-    {"cicd_pipeline_run_queue_seconds", "Time finished runs waited between creation and start.",
-     MetricType::Histogram, AddQueue},
-    {"cicd_pipeline_tests_total", "Tests of finished runs that reported tests, by outcome.",
-     MetricType::Counter, AddTests},
-    {"cicd_pipeline_runs_active", "Runs queued or running now.", MetricType::Gauge, AddActive},
-    {"cicd_pipeline_runs_active_oldest_timestamp_seconds",
-     "When the oldest active run entered its state (queued: created, running: started).",
-     MetricType::Gauge, AddOldest},
-    {"cicd_pipeline_last_run_duration_seconds", "Duration of the pipeline's most recently finished run.",
-     MetricType::Gauge, AddLastDuration},
-    {"cicd_pipeline_last_run_queue_seconds",
-     "Queue time of the pipeline's most recently finished run, when known.", MetricType::Gauge,
-     AddLastQueue},
-    {"cicd_pipeline_last_run_finished_timestamp_seconds",
-     "Finish time of the pipeline's most recently finished run; a change marks a new run.",
-     MetricType::Gauge, AddLastFinished},
-    {"cicd_pipeline_last_run_number",
-     "Build or run number of the pipeline's most recently finished run, when the CI has one.",
-     MetricType::Gauge, AddLastNumber},
-    {"cicd_pipeline_last_run_tests",
-     "Tests of the most recently finished run by outcome, when it reported tests.", MetricType::Gauge,
-     AddLastTests},
-    {"cicd_pipeline_last_run_result",
-     "1 for the result of the most recently finished run, 0 for the others.", MetricType::Gauge,
-     AddLastResult},
+    {metric::kRunsTotal, MetricType::Counter, AddRuns},
+    {metric::kRunDuration, MetricType::Histogram, AddDuration},
+    {metric::kRunQueue, MetricType::Histogram, AddQueue},
+    {metric::kTestsTotal, MetricType::Counter, AddTests},
+    {metric::kRunsActive, MetricType::Gauge, AddActive},
+    {metric::kRunsActiveOldest, MetricType::Gauge, AddOldest},
+    {metric::kLastDuration, MetricType::Gauge, AddLastDuration},
+    {metric::kLastQueue, MetricType::Gauge, AddLastQueue},
+    {metric::kLastFinished, MetricType::Gauge, AddLastFinished},
+    {metric::kLastNumber, MetricType::Gauge, AddLastNumber},
+    {metric::kLastTests, MetricType::Gauge, AddLastTests},
+    {metric::kLastResult, MetricType::Gauge, AddLastResult},
 };
 
 // Serialized every this many pipelines, so at most one block of series
@@ -183,7 +164,7 @@ using Flush = std::function<void(std::string& out)>;
 void AppendPipelineFamily(const PipelineFamily& spec,
                           const std::map<std::string, PipelineState>& pipelines,
                           const StoreOptions& opt, std::string& out, const Flush& flush) {
-  MetricFamily f = Family(spec.name, spec.help, spec.type);
+  MetricFamily f = Family(spec.def.name, spec.def.help, spec.type);
   AppendFamilyHeader(f, out);
   std::size_t in_block = 0;
   for (const auto& [key, p] : pipelines) {

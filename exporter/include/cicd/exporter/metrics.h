@@ -19,6 +19,40 @@
 
 namespace cicd::exporter {
 
+// Name and help of every pipeline metric family, shared by the live
+// exposition (metrics.cc) and the backfill (backfill.cc) so both write the
+// same series.
+struct MetricDef {
+  const char* name;
+  const char* help;
+};
+namespace metric {
+inline constexpr MetricDef kRunsTotal{"cicd_pipeline_runs_total",
+                                 "Finished pipeline runs, by branch and result (OpenTelemetry CI/CD vocabulary)."};
+inline constexpr MetricDef kRunDuration{"cicd_pipeline_run_duration_seconds",
+                                 "Duration of finished pipeline runs, from start to finish."};
+inline constexpr MetricDef kRunQueue{"cicd_pipeline_run_queue_seconds",
+                                 "Time finished runs waited between creation and start."};
+inline constexpr MetricDef kTestsTotal{"cicd_pipeline_tests_total",
+                                 "Tests of finished runs that reported tests, by outcome."};
+inline constexpr MetricDef kRunsActive{"cicd_pipeline_runs_active",
+                                 "Runs queued or running now."};
+inline constexpr MetricDef kRunsActiveOldest{"cicd_pipeline_runs_active_oldest_timestamp_seconds",
+                                 "When the oldest active run entered its state (queued: created, running: started)."};
+inline constexpr MetricDef kLastDuration{"cicd_pipeline_last_run_duration_seconds",
+                                 "Duration of the pipeline's most recently finished run."};
+inline constexpr MetricDef kLastQueue{"cicd_pipeline_last_run_queue_seconds",
+                                 "Queue time of the pipeline's most recently finished run, when known."};
+inline constexpr MetricDef kLastFinished{"cicd_pipeline_last_run_finished_timestamp_seconds",
+                                 "Finish time of the pipeline's most recently finished run; a change marks a new run."};
+inline constexpr MetricDef kLastNumber{"cicd_pipeline_last_run_number",
+                                 "Build or run number of the pipeline's most recently finished run, when the CI has one."};
+inline constexpr MetricDef kLastTests{"cicd_pipeline_last_run_tests",
+                                 "Tests of the most recently finished run by outcome, when it reported tests."};
+inline constexpr MetricDef kLastResult{"cicd_pipeline_last_run_result",
+                                 "1 for the result of the most recently finished run, 0 for the others."};
+}  // namespace metric
+
 // Thread-safe. `store` must outlive this object.
 class ExporterMetrics final : public ApiObserver {
  public:
