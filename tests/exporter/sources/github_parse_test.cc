@@ -64,13 +64,7 @@ TEST(GithubMapping, ConclusionToOpenTelemetryResult) {
 TEST(GithubMapping, ConclusionEnumOfTheJobSchemaIsCovered) {
   // The job schema is the one place the spec lists conclusions; every one
   // must map into the run record vocabulary.
-  const std::string path =
-      std::string(CICD_SHARED_DIR) + "/fixtures/github/openapi_actions_schemas.json";
-  std::ifstream in(path);
-  if (!in) GTEST_SKIP() << "shared fixtures not present at " << path;
-  std::stringstream ss;
-  ss << in.rdbuf();
-  const auto schemas = Json(ss.str());
+  const auto schemas = Json(cicd::testing::ReadFixture("github/openapi_actions_schemas.json"));
   const auto& conclusion = schemas.at("job").at("properties").at("conclusion");
   const auto& values = conclusion.at("enum").as_array();
   EXPECT_EQ(values.size(), 7u);
