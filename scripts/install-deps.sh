@@ -28,5 +28,17 @@ fi
 sudo_cmd=()
 if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
 echo "install-deps: installing ${missing[*]}"
+# The prometheus packages would start system services listening on every
+# interface; the project runs its own instances on 127.0.0.1. A temporary
+# policy-rc.d keeps apt from starting any service during this install.
+policy=/usr/sbin/policy-rc.d
+added_policy=0
+if [[ ! -e $policy ]]; then
+  printf '#!/bin/sh\nexit 101\n' | "${sudo_cmd[@]}" tee "$policy" >/dev/null
+  "${sudo_cmd[@]}" chmod 755 "$policy"
+  added_policy=1
+fi
+remove_policy() { if ((added_policy)); then "${sudo_cmd[@]}" rm -f "$policy"; fi; }
+trap remove_policy EXIT
 "${sudo_cmd[@]}" apt-get update -qq
-DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+"${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"

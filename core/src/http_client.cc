@@ -16,8 +16,18 @@ std::string Url::Origin() const {
 
 Result<Url> Url::Parse(std::string_view text) {
   Url u;
+  // Checked first, and the URL is never quoted then: it would print the
+  // password.
+  const auto at = text.find('@');
+  if (at != std::string_view::npos && text.substr(0, at).find('/') == text.substr(0, at).rfind("//") &&
+      text.substr(0, at).find_first_of("?#") == std::string_view::npos) {
+    return InvalidArgument("URL must not carry credentials; configure them separately");
+  }
   const auto sep = text.find("://");
   if (sep == std::string_view::npos) {
+    if (at != std::string_view::npos) {
+      return InvalidArgument("URL has no scheme (want http:// or https://) and must not carry credentials");
+    }
     return InvalidArgument("URL \"" + std::string(text) + "\" has no scheme (want http:// or https://)");
   }
   u.scheme = std::string(text.substr(0, sep));
@@ -92,6 +102,11 @@ std::string HttpResponse::Header(std::string_view name) const {
   return "";
 }
 
+namespace {
+// A whole request may take this many times the per-read timeout.
+constexpr int kWholeRequestFactor = 6;
+}  // namespace
+
 HttplibFetcher::HttplibFetcher(HttpClientOptions options) : options_(std::move(options)) {}
 
 Result<HttpResponse> HttplibFetcher::Fetch(const HttpRequest& request) {
@@ -116,8 +131,16 @@ Result<HttpResponse> HttplibFetcher::Fetch(const HttpRequest& request) {
 
   HttpResponse out;
   bool too_large = false;
+  bool too_slow = false;
   const std::size_t limit = options_.max_body_bytes;
+  // The socket timeouts bound each read; a server trickling a body would
+  // never trip them, so the whole exchange also has a deadline.
+  const auto deadline = std::chrono::steady_clock::now() + kWholeRequestFactor * request.timeout;
   auto receiver = [&](const char* data, std::size_t len) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      too_slow = true;
+      return false;
+    }
     if (out.body.size() + len > limit) {
       too_large = true;
       return false;
@@ -157,6 +180,11 @@ Result<HttpResponse> HttplibFetcher::Fetch(const HttpRequest& request) {
     return Status::Error(ErrorCode::kResourceExhausted,
                          where + ": response body larger than " +
                              std::to_string(limit) + " bytes");
+  }
+  if (too_slow) {
+    return Status::Error(ErrorCode::kTimeout,
+                         where + ": response not complete within " +
+                             FormatDuration(std::chrono::duration_cast<Millis>(kWholeRequestFactor * request.timeout)));
   }
   if (!res) {
     const auto err = res.error();

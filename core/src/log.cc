@@ -116,16 +116,16 @@ void Log(LogLevel level, std::string_view msg,
   std::string line = "ts=" + FormatRfc3339Millis(std::chrono::system_clock::now());
   line += " level=";
   line += LevelName(level);
+  std::lock_guard lock(State().mu);
+  // Redacted before escaping: an escaped secret would no longer match.
   line += " msg=";
-  line += LogfmtValue(msg);
+  line += LogfmtValue(RedactLocked(std::string(msg), State().secrets));
   for (const auto& f : fields) {
     line += ' ';
     line += f.key;
     line += '=';
-    line += LogfmtValue(f.value);
+    line += LogfmtValue(RedactLocked(f.value, State().secrets));
   }
-  std::lock_guard lock(State().mu);
-  line = RedactLocked(std::move(line), State().secrets);
   if (State().sink) {
     State().sink(line);
     return;

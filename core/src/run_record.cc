@@ -145,7 +145,9 @@ Result<RunRecord> ParseRunRecord(std::string_view line) {
   r.pipeline = json::GetString(v, "pipeline").value_or("");
   r.branch = json::GetString(v, "branch").value_or("");
   if (const auto* id = json::Find(v, "run_id"); id && id->is_number()) {
-    r.run_id = std::to_string(json::GetInt(v, "run_id").value_or(0));
+    const auto n = json::GetInt(v, "run_id");
+    if (!n) return InvalidArgument("field \"run_id\" must be a string or a whole number");
+    r.run_id = std::to_string(*n);
   } else {
     r.run_id = json::GetString(v, "run_id").value_or("");
   }

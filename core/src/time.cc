@@ -1,6 +1,7 @@
 #include "cicd/core/time.h"
 
 #include <cctype>
+#include <cstdint>
 #include <cstdio>
 #include <ctime>
 
@@ -145,6 +146,7 @@ Result<Millis> ParseDuration(std::string_view s) {
     } else {
       return bad();
     }
+    if (n > INT64_MAX / unit_ms || total_ms > INT64_MAX - n * unit_ms) return bad();
     total_ms += n * unit_ms;
   }
   return Millis(total_ms);

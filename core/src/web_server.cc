@@ -154,13 +154,20 @@ class WebServer::Adapter : public CivetHandler {
       return;
     }
     bool open = true;  // stop writing once the client went away
-    r.stream([&](std::string_view chunk) {
-      if (!open || chunk.empty()) return;
-      char size[24];
-      const int n = std::snprintf(size, sizeof size, "%zx\r\n", chunk.size());
-      open = mg_write(conn, size, n) > 0 && mg_write(conn, chunk.data(), chunk.size()) > 0 &&
-             mg_write(conn, "\r\n", 2) > 0;
-    });
+    try {
+      r.stream([&](std::string_view chunk) {
+        if (!open || chunk.empty()) return;
+        char size[24];
+        const int n = std::snprintf(size, sizeof size, "%zx\r\n", chunk.size());
+        open = mg_write(conn, size, n) > 0 && mg_write(conn, chunk.data(), chunk.size()) > 0 &&
+               mg_write(conn, "\r\n", 2) > 0;
+      });
+    } catch (const std::exception& e) {
+      // Headers are gone already: end the body without the final chunk so
+      // the client sees a truncated response rather than a complete one.
+      LogError("streaming a response failed", {{"err", e.what()}});
+      return;
+    }
     if (open) mg_write(conn, "0\r\n\r\n", 5);
   }
 

@@ -79,14 +79,17 @@ Millis ApiClient::Backoff(int attempt) {
 }
 
 std::optional<Millis> ApiClient::RateLimitWait(const HttpResponse& r) const {
+  // Waits are clamped before the cast: absurd header values must neither
+  // overflow nor turn negative.
+  constexpr double cap_s = 1e9;  // about 30 years: far past any sane wait
   if (auto retry_after = HeaderNumber(r, "retry-after")) {
-    return Millis(static_cast<std::int64_t>(std::max(0.0, *retry_after) * 1000));
+    return Millis(static_cast<std::int64_t>(std::clamp(*retry_after, 0.0, cap_s) * 1000));
   }
   const auto remaining = HeaderNumber(r, "x-ratelimit-remaining");
   const auto reset = HeaderNumber(r, "x-ratelimit-reset");
   if (remaining && *remaining <= 0 && reset) {
     const double wait_s = *reset - ToUnixSeconds(clock_->Now());
-    return Millis(static_cast<std::int64_t>(std::max(1.0, wait_s) * 1000));
+    return Millis(static_cast<std::int64_t>(std::clamp(wait_s, 1.0, cap_s) * 1000));
   }
   if (r.status == 403 && r.body.find("secondary rate limit") != std::string::npos) {
     return Millis(60'000);  // GitHub: wait at least a minute when no header says more

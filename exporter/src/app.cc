@@ -65,9 +65,14 @@ Exporter::~Exporter() { Stop(); }
 void Exporter::Persist() {
   if (config_.state_file.empty() || !store_->dirty()) return;
   std::lock_guard lock(persist_mu_);
-  if (auto s = WriteFileAtomically(config_.state_file, store_->SerializeCursor()); !s.ok()) {
-    LogError("cannot write state file", {{"file", config_.state_file}, {"err", s}});
+  std::uint64_t generation = 0;
+  const std::string doc = store_->SerializeCursor(&generation);
+  if (auto s = WriteFileAtomically(config_.state_file, doc); !s.ok()) {
+    LogError("cannot write state file; will retry after the next poll",
+             {{"file", config_.state_file}, {"err", s}});
+    return;
   }
+  store_->MarkPersisted(generation);
 }
 
 Status Exporter::Start() {

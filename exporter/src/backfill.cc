@@ -168,14 +168,16 @@ std::string RenderOpenMetricsBackfill(std::vector<RunRecord> runs, const StoreOp
                static_cast<double>(*r.number), t);
     }
     if (r.tests_total) {
-      const double failed = static_cast<double>(r.tests_failed.value_or(0));
-      const double skipped = static_cast<double>(r.tests_skipped.value_or(0));
-      const double passed = std::max(0.0, static_cast<double>(*r.tests_total) - failed - skipped);
-      for (auto [outcome, v] : {std::pair{"passed", passed}, std::pair{"failed", failed}, std::pair{"skipped", skipped}}) {
+      auto add = [&](const char* outcome, double v) {
         Labels l = base;
         l.emplace_back("outcome", outcome);
         w.Sample(metric::kLastTests.name, metric::kLastTests.name, l, v, t);
+      };
+      if (r.tests_failed && r.tests_skipped) {
+        add("passed", std::max(0.0, static_cast<double>(*r.tests_total - *r.tests_failed - *r.tests_skipped)));
       }
+      if (r.tests_failed) add("failed", static_cast<double>(*r.tests_failed));
+      if (r.tests_skipped) add("skipped", static_cast<double>(*r.tests_skipped));
     }
     for (auto res : kRunResults) {
       Labels l = base;

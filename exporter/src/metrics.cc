@@ -121,13 +121,15 @@ void AddLastNumber(MetricFamily& f, const PipelineState& p, const StoreOptions&)
 void AddLastTests(MetricFamily& f, const PipelineState& p, const StoreOptions&) {
   if (!p.last_run || !p.last_run->tests_total) return;
   const LastRun& l = *p.last_run;
-  const double failed = static_cast<double>(l.tests_failed.value_or(0));
-  const double skipped = static_cast<double>(l.tests_skipped.value_or(0));
-  const double passed = std::max(0.0, static_cast<double>(*l.tests_total) - failed - skipped);
-  for (auto [outcome, v] : {std::pair{"passed", passed}, std::pair{"failed", failed},
-                            std::pair{"skipped", skipped}}) {
+  auto add = [&](const char* outcome, double v) {
     Add(f, {{"source", p.source}, {"pipeline", p.pipeline}, {"outcome", outcome}}).gauge.value = v;
+  };
+  // An outcome the source did not report is absent, not zero.
+  if (l.tests_failed && l.tests_skipped) {
+    add("passed", std::max(0.0, static_cast<double>(*l.tests_total - *l.tests_failed - *l.tests_skipped)));
   }
+  if (l.tests_failed) add("failed", static_cast<double>(*l.tests_failed));
+  if (l.tests_skipped) add("skipped", static_cast<double>(*l.tests_skipped));
 }
 
 void AddLastResult(MetricFamily& f, const PipelineState& p, const StoreOptions&) {
@@ -196,7 +198,7 @@ void AppendSourceFamilies(const std::map<std::string, SourceHealth>& sources, st
                         MetricType::Counter);
   for (const auto& [name, h] : sources) {
     const std::vector<ClientMetric::Label> l = {{"source", name}};
-    Add(up, l).gauge.value = h.up ? 1 : 0;
+    if (h.polled) Add(up, l).gauge.value = h.up ? 1 : 0;  // unknown before the first poll
     if (h.last_success) Add(last_success, l).gauge.value = ToUnixSeconds(*h.last_success);
     if (h.polled) Add(poll, l).gauge.value = h.last_poll_seconds;
     Add(failures, l).counter.value = static_cast<double>(h.polls_failed);

@@ -6,6 +6,9 @@
 #include "cicd/core/log.h"
 
 namespace cicd::exporter {
+namespace {
+constexpr Millis kMinTriggerGap{5'000};
+}  // namespace
 
 bool Stopper::Wait(Millis d) {
   std::unique_lock lock(mu_);
@@ -96,6 +99,7 @@ void Poller::Join() {
 
 void Poller::Loop() {
   while (!stopper_->stopped()) {
+    const auto last_start = std::chrono::steady_clock::now();
     (void)PollOnce();
     // Wait for the interval, a trigger, or stop; check stop in small steps
     // so shutdown is prompt.
@@ -104,6 +108,15 @@ void Poller::Loop() {
     while (!triggered_ && !stopper_->stopped() && std::chrono::steady_clock::now() < deadline) {
       cv_.wait_for(lock, std::min<std::chrono::steady_clock::duration>(
                              Millis(200), deadline - std::chrono::steady_clock::now()));
+    }
+    if (triggered_) {
+      // Triggers (POST /api/v1/collect) cannot make the poller spin: at most
+      // one poll per kMinTriggerGap, or per poll_interval if shorter.
+      const auto gap = std::min<std::chrono::steady_clock::duration>(kMinTriggerGap, config_.common.poll_interval);
+      const auto earliest = last_start + gap;
+      while (!stopper_->stopped() && std::chrono::steady_clock::now() < earliest) {
+        cv_.wait_for(lock, std::min<std::chrono::steady_clock::duration>(Millis(200), earliest - std::chrono::steady_clock::now()));
+      }
     }
     triggered_ = false;
   }

@@ -53,7 +53,7 @@ TimePoint RunStore::PollSince(const std::string& source, TimePoint now, Millis i
   Cursor& c = cursors_[source];
   if (!c.floor) {
     c.floor = now - initial_lookback;
-    dirty_ = true;
+    ++generation_;
   }
   return *c.floor;
 }
@@ -77,12 +77,15 @@ void RunStore::Count(const RunRecord& run) {
   if (run.duration_seconds) agg.duration.Observe(options_.duration_buckets, *run.duration_seconds);
   if (run.queue_seconds) p.queue_by_branch[branch].Observe(options_.queue_buckets, *run.queue_seconds);
   if (run.tests_total) {
+    // passed needs both failed and skipped; an outcome the source did not
+    // report is not counted as zero.
     p.has_tests = true;
-    const std::int64_t failed = run.tests_failed.value_or(0);
-    const std::int64_t skipped = run.tests_skipped.value_or(0);
-    p.tests_failed += static_cast<std::uint64_t>(failed);
-    p.tests_skipped += static_cast<std::uint64_t>(skipped);
-    p.tests_passed += static_cast<std::uint64_t>(std::max<std::int64_t>(0, *run.tests_total - failed - skipped));
+    if (run.tests_failed) p.tests_failed += static_cast<std::uint64_t>(*run.tests_failed);
+    if (run.tests_skipped) p.tests_skipped += static_cast<std::uint64_t>(*run.tests_skipped);
+    if (run.tests_failed && run.tests_skipped) {
+      p.tests_passed += static_cast<std::uint64_t>(
+          std::max<std::int64_t>(0, *run.tests_total - *run.tests_failed - *run.tests_skipped));
+    }
   }
   if (!p.last_run || *run.finished_at >= p.last_run->finished_at) {
     p.last_run = LastRun{run.Key(), run.number, *run.finished_at, run.duration_seconds.value_or(0),
@@ -132,20 +135,25 @@ std::size_t RunStore::ApplyPoll(const std::string& source, const PollResult& pol
     p.queued = states.first;
     p.running = states.second;
   }
-  // Pipelines this source reported active before but not now have none.
+  // Pipelines this source reported active before but not now have none,
+  // unless part of the poll failed: then their last state stays (a failing
+  // repository or job must not look idle).
   auto& owned = active_by_source_[source];
+  const bool complete = poll.partial_errors.empty();
   for (const auto& key : owned) {
-    if (active.count(key) == 0) {
+    if (complete && active.count(key) == 0) {
       if (auto it = pipelines_.find(key); it != pipelines_.end()) {
         it->second.queued = ActiveState{};
         it->second.running = ActiveState{};
       }
     }
   }
-  owned.clear();
+  if (complete) owned.clear();
   for (const auto& [key, states] : active) owned.insert(key);
 
-  if (newest) {
+  // The floor only moves on a complete poll: runs of a part that failed
+  // for a while are still counted when it comes back.
+  if (newest && complete) {
     const TimePoint candidate = *newest - options_.overlap;
     if (candidate > *cursor.floor) cursor.floor = candidate;
   }
@@ -173,7 +181,7 @@ std::size_t RunStore::ApplyPoll(const std::string& source, const PollResult& pol
     ++health.polls_failed;
     health.last_error = Logging::Redact(poll.partial_errors.front());
   }
-  dirty_ = dirty_ || counted > 0;
+  if (counted > 0) ++generation_;
   return counted;
 }
 
@@ -196,11 +204,17 @@ void RunStore::Read(const std::function<void(const std::map<std::string, Pipelin
 
 bool RunStore::dirty() const {
   std::lock_guard lock(mu_);
-  return dirty_;
+  return generation_ != persisted_;
 }
 
-std::string RunStore::SerializeCursor() const {
+void RunStore::MarkPersisted(std::uint64_t generation) {
   std::lock_guard lock(mu_);
+  persisted_ = std::max(persisted_, generation);
+}
+
+std::string RunStore::SerializeCursor(std::uint64_t* generation) const {
+  std::lock_guard lock(mu_);
+  if (generation != nullptr) *generation = generation_;
   boost::json::object payload;
   boost::json::object sources;
   for (const auto& [name, c] : cursors_) {
@@ -233,7 +247,6 @@ std::string RunStore::SerializeCursor() const {
   }
   payload["last_runs"] = std::move(last);
   const std::string body = boost::json::serialize(payload);
-  dirty_ = false;
   return std::string(kCursorMagic) + " v" + std::to_string(kCursorVersion) + " " +
          Hex(Fnv1a(body)) + "\n" + body + "\n";
 }

@@ -113,3 +113,35 @@ TEST(AtomicFile, WritesAndReplaces) {
 
 }  // namespace
 }  // namespace cicd
+
+namespace cicd {
+namespace {
+
+TEST(Hardening, OverflowingDurationIsRejected) {
+  EXPECT_FALSE(ParseDuration("100000000000y").ok());
+  EXPECT_FALSE(ParseDuration("9000000000000d").ok());
+  EXPECT_TRUE(ParseDuration("100y").ok());
+}
+
+TEST(Hardening, UrlErrorsNeverQuoteCredentials) {
+  for (const char* url : {"admin:hunter2secret@jenkins.example.com", "https://admin:hunter2secret@host/x"}) {
+    auto u = Url::Parse(url);
+    ASSERT_FALSE(u.ok()) << url;
+    EXPECT_EQ(u.status().message().find("hunter2secret"), std::string::npos) << u.status().message();
+  }
+  EXPECT_TRUE(Url::Parse("https://host/path?q=a@b").ok());
+}
+
+TEST(Hardening, SecretsNeedingEscapesAreRedactedToo) {
+  std::vector<std::string> lines;
+  Logging::SetSink([&](std::string_view l) { lines.emplace_back(l); });
+  Logging::AddSecret("pa\"ss word\\x");
+  LogInfo("oops", {{"token", "pa\"ss word\\x"}});
+  Logging::SetSink(nullptr);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0].find("ss word"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[0].find("<redacted>"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace cicd

@@ -144,6 +144,28 @@ TEST(RunStore, ActiveSnapshotReplacesPrevious) {
   });
 }
 
+TEST(RunStore, PartialPollKeepsActiveRunsAndFloor) {
+  RunStore s(Options());
+  (void)s.PollSince("gh", kT0, std::chrono::hours(1));
+  RunRecord running = MakeRun("5", 0);
+  running.status = RunStatus::kRunning;
+  running.result.reset();
+  running.finished_at.reset();
+  running.duration_seconds.reset();
+  PollResult p;
+  p.active = {running};
+  s.ApplyPoll("gh", p, kT0 + std::chrono::minutes(1), 0.1);
+  const TimePoint floor = s.PollSince("gh", kT0, std::chrono::hours(1));
+  PollResult partial;
+  partial.partial_errors = {"repo o/r: HTTP 500"};
+  partial.finished = {MakeRun("9", 500)};  // another repository's new run
+  EXPECT_EQ(s.ApplyPoll("gh", partial, kT0 + std::chrono::minutes(501), 0.1), 1u);
+  s.Read([&](const auto& pipelines, const auto&) {
+    EXPECT_EQ(pipelines.begin()->second.running.count, 1);  // not blanked
+  });
+  EXPECT_EQ(s.PollSince("gh", kT0, std::chrono::hours(1)), floor);  // not advanced
+}
+
 TEST(RunStore, FailureKeepsLastGoodData) {
   RunStore s(Options());
   (void)s.PollSince("gh", kT0, std::chrono::hours(1));
@@ -169,7 +191,10 @@ TEST(RunStore, CursorKeepsCountersHonestAcrossRestart) {
     PollResult p;
     p.finished = {MakeRun("1", 1), MakeRun("2", 2)};
     before.ApplyPoll("gh", p, kT0 + std::chrono::minutes(3), 0.1);
-    saved = before.SerializeCursor();
+    std::uint64_t generation = 0;
+    saved = before.SerializeCursor(&generation);
+    EXPECT_TRUE(before.dirty());  // serialised is not yet written
+    before.MarkPersisted(generation);
     EXPECT_FALSE(before.dirty());
   }
   RunStore after(Options());

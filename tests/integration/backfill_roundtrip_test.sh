@@ -55,6 +55,12 @@ for p in want:
         assert abs(wt - gt) <= 2 and wv == gv, f"{p}: got ({gt}, {gv}), want ({wt}, {wv})"
 total = sum(float(s["value"][1]) for s in query('sum(last_over_time(cicd_pipeline_runs_total[10y]))'))
 assert total == len(runs), f"runs_total {total}, want {len(runs)}"
-tests = query('last_over_time(cicd_pipeline_last_run_tests{outcome="failed"}[10y])')
-print(f"backfill_roundtrip_test: ok ({len(want)} runs, {len(tests)} test series)")
+# Test counts per run: the failed count of each run that reported tests.
+failed = {}
+for series in query('cicd_pipeline_last_run_tests{outcome="failed"}[10y]'):
+    failed[series["metric"]["pipeline"]] = [float(v) for _, v in series["values"]]
+want_failed = [float(r["tests_failed"]) for r in sorted(runs, key=lambda r: r["finished_at"])
+               if r["pipeline"] == "org/app/build" and "tests_failed" in r]
+assert failed == {"org/app/build": want_failed}, f"failed tests {failed}, want {want_failed}"
+print(f"backfill_roundtrip_test: ok ({len(runs)} runs, failed-test counts {want_failed})")
 PY

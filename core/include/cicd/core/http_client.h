@@ -37,7 +37,7 @@ struct HttpRequest {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   std::string content_type;  // for bodies
-  Millis timeout{10'000};    // connect and per-read timeout
+  Millis timeout{10'000};    // connect and per-read timeout; the whole exchange gets 6x this
 };
 
 struct HttpResponse {

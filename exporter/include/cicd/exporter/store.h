@@ -115,11 +115,16 @@ class RunStore {
 
   // Cursor persistence: what was counted, the floors and the last runs, as a
   // versioned JSON document with a checksum.
-  std::string SerializeCursor() const;
+  // `generation` receives the state's generation, to pass to MarkPersisted
+  // once the document is safely written.
+  std::string SerializeCursor(std::uint64_t* generation = nullptr) const;
+  // Records that the state of `generation` is on disk; a failed write simply
+  // does not call this, so the state stays dirty and is written next time.
+  void MarkPersisted(std::uint64_t generation);
   // Restores a cursor; a corrupt, foreign or old document is an error and
   // leaves the store untouched.
   Status RestoreCursor(std::string_view document);
-  // True when state changed since the last SerializeCursor().
+  // True when state changed since it was last persisted.
   bool dirty() const;
 
  private:
@@ -137,7 +142,8 @@ class RunStore {
   std::map<std::string, Cursor> cursors_;           // GUARDED_BY(mu_)
   // Pipelines each source last reported active runs for.
   std::map<std::string, std::set<std::string>> active_by_source_;  // GUARDED_BY(mu_)
-  mutable bool dirty_ = false;                      // GUARDED_BY(mu_)
+  std::uint64_t generation_ = 0;                    // GUARDED_BY(mu_), bumped on change
+  std::uint64_t persisted_ = 0;                     // GUARDED_BY(mu_)
 };
 
 }  // namespace cicd::exporter
