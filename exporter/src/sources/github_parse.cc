@@ -149,6 +149,10 @@ Result<RunRecord> RunFromJson(const value& run, std::string_view source,
     }
   }
   Normalize(r);
+  // A re-run's queue time is unknown from the run alone: created_at was
+  // replaced by run_started_at above, which would make it exactly 0. Only
+  // its jobs (ApplyJobTimes) can tell.
+  if (r.attempt && *r.attempt > 1) r.queue_seconds.reset();
   if (Status s = Validate(r); !s.ok()) return fail(s.message());
   return r;
 }

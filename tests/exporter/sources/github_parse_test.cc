@@ -337,7 +337,7 @@ TEST(GithubParse, EdgeRunsMixed) {
   EXPECT_EQ(rerun.created_at, T("2025-02-04T12:00:00Z"));
   EXPECT_EQ(rerun.started_at, T("2025-02-04T12:00:00Z"));
   EXPECT_EQ(rerun.finished_at, T("2025-02-04T12:10:00Z"));  // updated_at
-  EXPECT_EQ(rerun.queue_seconds, 0.0);
+  EXPECT_EQ(rerun.queue_seconds, std::nullopt);  // unknown until its jobs say
   EXPECT_EQ(rerun.duration_seconds, 600.0);
   EXPECT_EQ(rerun.result, "success");
 
