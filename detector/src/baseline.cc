@@ -23,6 +23,15 @@ double MedianOf(std::vector<double> v) {
 RobustBaseline::RobustBaseline(BaselineOptions options)
     : options_(options), acc_(acc::tag::rolling_window::window_size = std::max<std::size_t>(options.window, 2)) {}
 
+void RobustBaseline::Restore(const std::vector<double>& values, std::size_t total,
+                             double ewma_mean, double ewma_var) {
+  Reset();
+  for (double x : values) Add(x);
+  total_ = std::max(total, window_.size());
+  ewma_mean_ = ewma_mean;
+  ewma_var_ = ewma_var;
+}
+
 void RobustBaseline::Add(double x) {
   if (window_.size() == options_.window) window_.erase(window_.begin());
   window_.push_back(x);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <charconv>
 #include <cmath>
 
 #include "cicd/core/json.h"
@@ -379,6 +380,205 @@ std::optional<Verdict> PipelineModel::CheckActive(const RunRecord& run, TimePoin
   v.reasons.push_back("running for " + Num(age) + "s, past the stuck limit " + Num(limit) + "s (" +
                       Num(options_.stuck_factor) + " x p95 " + Num(duration_.Quantile(0.95)) + "s)");
   return v;
+}
+
+namespace {
+
+constexpr int kModelFormat = 1;
+
+// Doubles are stored as their shortest round-trip text in a JSON string and
+// read back with std::from_chars: exact, whatever the JSON parser's rounding.
+boost::json::value D(double x) {
+  char buf[32];
+  auto [p, ec] = std::to_chars(buf, buf + sizeof buf, x);
+  return boost::json::value(boost::json::string_view(buf, static_cast<std::size_t>(p - buf)));
+}
+
+std::optional<double> Finite(const boost::json::value& v) {
+  const auto* s = v.if_string();
+  if (!s) return std::nullopt;
+  double d = 0;
+  auto [p, ec] = std::from_chars(s->data(), s->data() + s->size(), d);
+  if (ec != std::errc() || p != s->data() + s->size() || !std::isfinite(d)) return std::nullopt;
+  return d;
+}
+
+std::optional<double> FiniteKey(const boost::json::value& v, std::string_view key) {
+  const auto* x = json::Find(v, key);
+  return x ? Finite(*x) : std::nullopt;
+}
+
+boost::json::object BaselineJson(const RobustBaseline& b) {
+  boost::json::object o;
+  boost::json::array v;
+  for (double x : b.values()) v.emplace_back(D(x));
+  o["values"] = std::move(v);
+  o["total"] = b.total_seen();
+  o["ewma_mean"] = D(b.EwmaMean());
+  o["ewma_var"] = D(b.EwmaVariance());
+  return o;
+}
+
+bool ReadBaseline(const boost::json::value& v, RobustBaseline& b) {
+  const auto* vals = json::FindArray(v, "values");
+  const auto total = json::GetInt(v, "total");
+  const auto mean = FiniteKey(v, "ewma_mean");
+  const auto var = FiniteKey(v, "ewma_var");
+  if (!vals || !total || *total < 0 || !mean || !var) return false;
+  std::vector<double> xs;
+  for (const auto& x : *vals) {
+    auto d = Finite(x);
+    if (!d) return false;
+    xs.push_back(*d);
+  }
+  b.Restore(xs, static_cast<std::size_t>(*total), *mean, *var);
+  return true;
+}
+
+std::string Hex(std::string_view bytes) {
+  static const char* kDigits = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out.push_back(kDigits[c >> 4]);
+    out.push_back(kDigits[c & 15]);
+  }
+  return out;
+}
+
+std::optional<std::string> Unhex(std::string_view hex) {
+  if (hex.size() % 2 != 0) return std::nullopt;
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  std::string out;
+  out.reserve(hex.size() / 2);
+  for (std::size_t i = 0; i < hex.size(); i += 2) {
+    const int hi = nibble(hex[i]), lo = nibble(hex[i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out.push_back(static_cast<char>(hi * 16 + lo));
+  }
+  return out;
+}
+
+boost::json::array Bools(const std::deque<bool>& d) {
+  boost::json::array a;
+  for (bool b : d) a.emplace_back(b);
+  return a;
+}
+
+bool ReadBools(const boost::json::value& v, std::string_view key, std::deque<bool>& out) {
+  const auto* a = json::FindArray(v, key);
+  if (!a) return false;
+  for (const auto& x : *a) {
+    if (!x.is_bool()) return false;
+    out.push_back(x.get_bool());
+  }
+  return true;
+}
+
+std::optional<std::size_t> Count(const boost::json::value& v, std::string_view key) {
+  auto i = json::GetInt(v, key);
+  if (!i || *i < 0) return std::nullopt;
+  return static_cast<std::size_t>(*i);
+}
+
+}  // namespace
+
+std::string PipelineModel::Serialize() const {
+  boost::json::object o;
+  o["format"] = kModelFormat;
+  o["duration"] = BaselineJson(duration_);
+  o["queue"] = BaselineJson(queue_);
+  o["tests"] = BaselineJson(tests_);
+  o["runs_seen"] = runs_seen_;
+  o["runs_with_tests"] = runs_with_tests_;
+  o["successes_seen"] = successes_seen_;
+  o["recent_failed"] = Bools(recent_failed_);
+  o["older_failed"] = Bools(older_failed_);
+  o["in_burst"] = in_burst_;
+  boost::json::array streak;
+  for (const auto& e : streak_) {
+    streak.emplace_back(boost::json::array{D(e.duration), e.started.time_since_epoch().count()});
+  }
+  o["streak"] = std::move(streak);
+  boost::json::array rows;
+  for (const auto& r : forest_rows_) {
+    boost::json::array row;
+    for (double x : r) row.emplace_back(D(x));
+    rows.emplace_back(std::move(row));
+  }
+  o["forest_rows"] = std::move(rows);
+  if (forest_) o["forest"] = Hex(forest_->Serialize());
+  o["retrains"] = retrains_;
+  o["open_kind"] = open_kind_;
+  o["runs_since_alert"] = runs_since_alert_;
+  return json::Serialize(o);
+}
+
+Result<PipelineModel> PipelineModel::Deserialize(std::string_view text, const DetectionOptions& options) {
+  auto parsed = json::Parse(text);
+  if (!parsed) return parsed.status();
+  const boost::json::value& v = *parsed;
+  auto bad = [](const std::string& what) { return ParseError("pipeline model: bad or missing " + what); };
+  if (json::GetInt(v, "format") != kModelFormat) return bad("format (want 1)");
+  PipelineModel m(options);
+  for (auto [key, b] : {std::pair<const char*, RobustBaseline*>{"duration", &m.duration_},
+                        {"queue", &m.queue_},
+                        {"tests", &m.tests_}}) {
+    const auto* sub = json::Find(v, key);
+    if (!sub || !ReadBaseline(*sub, *b)) return bad(key);
+  }
+  const auto runs_seen = Count(v, "runs_seen"), with_tests = Count(v, "runs_with_tests"),
+             successes = Count(v, "successes_seen"), retrains = Count(v, "retrains"),
+             since_alert = Count(v, "runs_since_alert");
+  const auto in_burst = json::GetBool(v, "in_burst");
+  const auto open_kind = json::GetString(v, "open_kind");
+  if (!runs_seen || !with_tests || !successes || !retrains || !since_alert || !in_burst || !open_kind) {
+    return bad("counters");
+  }
+  m.runs_seen_ = *runs_seen;
+  m.runs_with_tests_ = *with_tests;
+  m.successes_seen_ = *successes;
+  m.retrains_ = *retrains;
+  m.runs_since_alert_ = *since_alert;
+  m.in_burst_ = *in_burst;
+  m.open_kind_ = *open_kind;
+  if (!ReadBools(v, "recent_failed", m.recent_failed_) || !ReadBools(v, "older_failed", m.older_failed_)) {
+    return bad("failure history");
+  }
+  for (bool b : m.older_failed_) m.older_failures_ += b ? 1 : 0;
+  const auto* streak = json::FindArray(v, "streak");
+  if (!streak) return bad("streak");
+  for (const auto& e : *streak) {
+    const auto* pair = e.if_array();
+    if (!pair || pair->size() != 2 || !Finite((*pair)[0]) || !(*pair)[1].is_int64()) return bad("streak");
+    m.streak_.push_back({*Finite((*pair)[0]), TimePoint(TimePoint::duration((*pair)[1].get_int64()))});
+  }
+  const auto* rows = json::FindArray(v, "forest_rows");
+  if (!rows || rows->size() > kForestRows) return bad("forest_rows");
+  for (const auto& r : *rows) {
+    const auto* row = r.if_array();
+    if (!row || row->size() != kForestCols) return bad("forest_rows");
+    std::array<double, kForestCols> a{};
+    for (std::size_t i = 0; i < kForestCols; ++i) {
+      auto d = Finite((*row)[i]);
+      if (!d) return bad("forest_rows");
+      a[i] = *d;
+    }
+    m.forest_rows_.push_back(a);
+  }
+  if (auto hex = json::GetString(v, "forest")) {
+    auto bytes = Unhex(*hex);
+    if (!bytes) return bad("forest");
+    auto forest = IsolationForest::Deserialize(*bytes);
+    if (!forest) return forest.status().WithContext("pipeline model forest");
+    if (forest->num_features() != kForestCols) return bad("forest");
+    m.forest_ = std::move(*forest);
+  }
+  return m;
 }
 
 }  // namespace cicd::detector

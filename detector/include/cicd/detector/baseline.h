@@ -32,6 +32,12 @@ class RobustBaseline {
   void Add(double x);
   // Forgets everything (after a level shift the baseline restarts).
   void Reset();
+  // Restores a saved state (persistence): the window values oldest first
+  // (only the newest `window` are kept), the total count and the EWMA. The
+  // rolling accumulators are rebuilt from the window, so they match the
+  // saved ones within floating-point tolerance.
+  void Restore(const std::vector<double>& values, std::size_t total, double ewma_mean,
+               double ewma_var);
 
   std::size_t count() const { return window_.size(); }
   std::size_t total_seen() const { return total_; }

@@ -11,4 +11,9 @@ int RunIforestCommand(int argc, const char* const* argv);
 // cicd-detector replay --runs FILE.jsonl [--config FILE] [--out FILE]
 int RunReplayCommand(int argc, const char* const* argv);
 
+// cicd-detector [serve] [--config.file FILE] [--web.listen-address ADDR]
+//   [--log.level LEVEL] [--shard i/n]: the online sidecar; runs until
+// SIGINT or SIGTERM. argv[0] is the program or command name.
+int RunServeCommand(int argc, const char* const* argv);
+
 }  // namespace cicd::detector

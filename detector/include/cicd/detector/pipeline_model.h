@@ -9,8 +9,10 @@
 #include <deque>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "cicd/core/result.h"
 #include "cicd/core/run_record.h"
 #include "cicd/detector/baseline.h"
 #include "cicd/detector/iforest.h"
@@ -54,6 +56,14 @@ class PipelineModel {
   // Stuck check for a run still active at `now` (std::nullopt when fine or
   // during cold start). Does not learn.
   std::optional<Verdict> CheckActive(const RunRecord& run, TimePoint now) const;
+
+  // Persistence: a JSON document of the whole learnt state (baselines,
+  // streaks, failure history, forest rows and the fitted forest).
+  // Deserialize(Serialize()) judges every later run exactly like the
+  // original. Deserialize never trusts its input (kParse on any mismatch);
+  // `options` are the current ones (not saved).
+  std::string Serialize() const;
+  static Result<PipelineModel> Deserialize(std::string_view text, const DetectionOptions& options);
 
   std::size_t runs_seen() const { return runs_seen_; }
   const RobustBaseline& duration() const { return duration_; }
