@@ -246,12 +246,16 @@ bool Authorized(const Service& service, const WebRequest& req) {
 
 WebResponse HandleApiRequest(Service& service, const WebRequest& req) {
   bool known = false;
+  bool allowed = false;
   for (const Route& r : kRoutes) {
     if (req.path != r.path) continue;
     known = true;
-    if (req.method == r.method) break;
+    allowed = allowed || req.method == r.method || (req.method == "HEAD" && r.method == std::string("GET"));
   }
   if (!known) return WebResponse::JsonError(404, "no such endpoint: " + req.path);
+  // The method is checked before the token: a POST to a GET-only path is a
+  // 405 whoever sends it.
+  if (!allowed) return WebResponse::JsonError(405, "method " + req.method + " not allowed on " + req.path);
   if (req.method == "POST" && !Authorized(service, req)) {
     WebResponse r = WebResponse::JsonError(401, "missing or wrong bearer token (Authorization: Bearer ...)");
     r.headers.emplace_back("WWW-Authenticate", "Bearer");

@@ -16,7 +16,8 @@ std::string Secret(YamlMap& y, const std::string& key) {
 
 void ParsePrometheus(YamlMap& y, PrometheusClientOptions& o) {
   o.url = y.ExpandedString("url", o.url);
-  if (!Url::Parse(o.url).ok()) y.Fail("url", "not an http(s) URL: \"" + o.url + "\"");
+  // The parser's own message never quotes the URL, which may hold a password.
+  if (auto u = Url::Parse(o.url); !u.ok()) y.Fail("url", u.status().message());
   o.bearer_token = Secret(y, "bearer_token");
   if (y.Has("basic_auth")) {
     YamlMap b(y.Child("basic_auth"), y.path() + ".basic_auth");
@@ -83,8 +84,8 @@ DetectorConfig ParseDetectorConfig(const std::string& yaml_text, const std::stri
   cfg.state_dir = top.ExpandedString("state_dir", "");
   cfg.api_token = Secret(top, "api_token");
   cfg.exporter_url = top.ExpandedString("exporter_url", "");
-  if (!cfg.exporter_url.empty() && !Url::Parse(cfg.exporter_url).ok()) {
-    top.Fail("exporter_url", "not an http(s) URL: \"" + cfg.exporter_url + "\"");
+  if (!cfg.exporter_url.empty()) {
+    if (auto u = Url::Parse(cfg.exporter_url); !u.ok()) top.Fail("exporter_url", u.status().message());
   }
   cfg.anomaly_retention = top.Duration("anomaly_retention", cfg.anomaly_retention);
   top.Finish();

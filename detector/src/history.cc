@@ -49,6 +49,12 @@ History RunsFromLastRunSeries(const LastRunSeries& in) {
     for (const PromSample& s : fs.samples) {
       if (previous && *previous == s.v) continue;
       previous = s.v;
+      // Finish times outside 1970..2286 cannot be a run (and would overflow
+      // the time conversion).
+      if (s.v < 0 || s.v > 1e10) {
+        ++out.incomplete;
+        continue;
+      }
       RunRecord r;
       r.source = key.first;
       r.pipeline = key.second;

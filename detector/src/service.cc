@@ -178,8 +178,11 @@ Result<Service::Fetched> Service::FetchRuns(Millis range, TimePoint at) {
   // Garbage that is finite but impossible (a negative duration, queue or
   // test count) is rejected, never learnt.
   for (RunRecord& r : h.runs) {
+    // A run finishing in the future (clock skew, bad data) would hold back
+    // every later run: rejected like the other impossible values.
     const bool bad = *r.duration_seconds < 0 || r.queue_seconds.value_or(0) < 0 ||
-                     r.tests_total.value_or(0) < 0 || r.tests_failed.value_or(0) < 0;
+                     r.tests_total.value_or(0) < 0 || r.tests_failed.value_or(0) < 0 ||
+                     *r.finished_at > at + std::chrono::minutes(10);
     if (bad) {
       ++out.rejected;
       LogWarn("rejecting an impossible run from prometheus",
@@ -524,12 +527,23 @@ Status Service::Save() {
     anomalies = Envelope("anomalies", SerializeAnomalies());
     dirty_ = false;
   }
+  auto keep_dirty = [this](Status s) {
+    std::lock_guard lock(mu_);
+    dirty_ = true;  // retried at the next save
+    return s;
+  };
   std::error_code ec;
   std::filesystem::create_directories(config_.state_dir, ec);
-  if (ec) return Status::Error(ErrorCode::kIo, "cannot create " + config_.state_dir + ": " + ec.message());
+  if (ec) {
+    return keep_dirty(Status::Error(ErrorCode::kIo, "cannot create " + config_.state_dir + ": " + ec.message()));
+  }
   const std::string dir = config_.state_dir + "/";
-  if (auto s = WriteFileAtomically(dir + kModelsFile, models); !s.ok()) return s;
-  return WriteFileAtomically(dir + kAnomaliesFile, anomalies);
+  // Anomalies first: after a crash between the two writes the models are
+  // older than the history, so the last runs are judged again (and
+  // deduplicated) instead of their anomalies being lost.
+  if (auto s = WriteFileAtomically(dir + kAnomaliesFile, anomalies); !s.ok()) return keep_dirty(s);
+  if (auto s = WriteFileAtomically(dir + kModelsFile, models); !s.ok()) return keep_dirty(s);
+  return Status::Ok();
 }
 
 void Service::LoadModels(const std::string& body) {

@@ -138,9 +138,12 @@ curl -fsS "$D/metrics" >"$WORK/metrics.txt"
 lint=$(promtool check metrics <"$WORK/metrics.txt" 2>&1 || true)
 [[ -z $lint ]] || fail "promtool check metrics: $lint"
 for url in "$D/metrics" "$D/api/v1/status" "$D/"; do
-  if curl -fsS "$url" | grep -q "$CICD_TEST_DETECTOR_TOKEN"; then fail "token leaked at $url"; fi
+  curl -fsS "$url" >"$WORK/body.txt" || fail "GET $url failed"
+  [[ -s $WORK/body.txt ]] || fail "GET $url returned nothing"
+  if grep -qF "$CICD_TEST_DETECTOR_TOKEN" "$WORK/body.txt"; then fail "token leaked at $url"; fi
 done
-if grep -q "$CICD_TEST_DETECTOR_TOKEN" "$WORK/detector1.log"; then fail "token in the log"; fi
+[[ -s $WORK/detector1.log ]] || fail "the detector wrote no log"
+if grep -qF "$CICD_TEST_DETECTOR_TOKEN" "$WORK/detector1.log"; then fail "token in the log"; fi
 curl -fsS "$D/" | grep -q "<svg" || fail "status page without a chart"
 
 # API over HTTP.
