@@ -242,7 +242,15 @@ Result<TrainSummary> Service::Train(Millis history) {
       cur.model = std::move(st.model);
       cur.samples = st.samples;
       cur.trained_at = st.trained_at;
-      cur.last_finished = st.last_finished;
+      // Detection may have judged newer runs while this training read its
+      // history: they are not judged again.
+      if (cur.last_finished > st.last_finished) {
+        for (const RunPoint& p : cur.recent) {
+          if (p.finished > st.last_finished) st.recent.push_back(p);
+        }
+        while (st.recent.size() > kRecentRuns) st.recent.pop_front();
+      }
+      cur.last_finished = std::max(cur.last_finished, st.last_finished);
       cur.recent = std::move(st.recent);
     }
     last_train_ = now;
@@ -297,7 +305,10 @@ void Service::ApplyRun(PipelineState& st, const RunRecord& run, double threshold
   st.feature_scores = std::move(scores);
   st.recent.push_back({*run.finished_at, run.duration_seconds.value_or(0), v.anomalous});
   if (st.recent.size() > kRecentRuns) st.recent.pop_front();
-  if (v.anomalous) RecordAnomaly(v, *run.finished_at, run.duration_seconds);
+  const bool already_stuck = st.stuck_started && run.started_at &&
+                             std::chrono::abs(*run.started_at - *st.stuck_started) <= std::chrono::seconds(2);
+  if (already_stuck) st.stuck_started.reset();
+  if (v.anomalous && !already_stuck) RecordAnomaly(v, *run.finished_at, run.duration_seconds);
   ++out.runs;
   if (v.scored && v.score >= threshold) out.verdicts.push_back(v);
 }
@@ -346,7 +357,10 @@ Result<DetectSummary> Service::Detect(double threshold) {
     if (*run.finished_at <= st.last_finished) continue;
     ApplyRun(st, run, threshold, out);
   }
-  if (active) {
+  if (!active) {
+    // Unknown is not "still stuck": no stale stuck score while the query fails.
+    for (auto& [key, st] : pipelines_) st.active.reset();
+  } else {
     std::map<Key, double> oldest;
     for (const auto& s : active->series) {
       auto src = s.labels.find("source"), pipe = s.labels.find("pipeline");
@@ -364,6 +378,8 @@ Result<DetectSummary> Service::Detect(double threshold) {
       run.run_id = "running since " + FormatRfc3339(*run.started_at);
       st.active = st.model->CheckActive(run, now);
       if (!st.active) continue;
+      if (st.stuck_started == run.started_at) continue;  // this incident is recorded already
+      st.stuck_started = run.started_at;
       RecordAnomaly(*st.active, now, std::nullopt);
       if (st.active->score >= threshold) out.verdicts.push_back(*st.active);
     }
@@ -431,7 +447,12 @@ void Service::Tick() {
       next_cleanup_ = now + config_.schedule.cleanup_interval;
     }
   }
-  if (retrain) StartTraining(config_.schedule.history);
+  if (retrain && !StartTraining(config_.schedule.history)) {
+    // A training (e.g. from the API) is running: try again soon rather than
+    // skipping a day.
+    std::lock_guard lock(mu_);
+    next_retrain_ = now + config_.schedule.detect_interval;
+  }
   if (detect) (void)Detect();
   if (cleanup) Cleanup();
   bool dirty;

@@ -42,6 +42,10 @@ class FakePrometheus {
     std::lock_guard lock(mu_);
     active_[{source, pipeline}] = started;
   }
+  void ClearActive() {
+    std::lock_guard lock(mu_);
+    active_.clear();
+  }
   std::size_t queries() const {
     std::lock_guard lock(mu_);
     return queries_;
@@ -88,7 +92,7 @@ class FakePrometheus {
         series[passed].push_back({t, r.tests});
       }
       if (name == kLastResult) {
-        for (const char* res : {"success", "failure"}) {
+        for (const char* res : {"success", "failure", "error", "timeout", "cancellation", "skip"}) {
           auto lr = l;
           lr["result"] = res;
           series[lr].push_back({t, r.result == res ? 1.0 : 0.0});

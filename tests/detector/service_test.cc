@@ -201,6 +201,31 @@ TEST_F(ServiceTest, StuckActiveRun) {
   EXPECT_NE(RenderMetrics(s).find("model=\"stuck\"} "), std::string::npos);
 }
 
+TEST_F(ServiceTest, AStuckRunIsOneAnomalyWhileRunningAndWhenItFinishes) {
+  AddNormalRuns(prom_, 40, kNow - 3600);
+  const double started = kNow - 5 * 3600;
+  prom_.SetActive("github", "org/app/ci.yml", started);
+  auto svc = Make();
+  ASSERT_TRUE(svc->Train(std::chrono::hours(24 * 30)).ok());
+  ASSERT_TRUE(svc->Detect().ok());
+  clock_.Advance(std::chrono::seconds(30));
+  ASSERT_TRUE(svc->Detect().ok());  // still running: the same incident
+  EXPECT_EQ(svc->Snapshot().anomalies.size(), 1u);
+  // It finishes (timed out after 5 h 10 min) and is no longer active.
+  prom_.ClearActive();
+  FakeRun done;
+  done.finished = kNow + 600;
+  done.duration = done.finished - started;
+  done.result = "timeout";
+  prom_.Add(done);
+  clock_.Set(FromUnixSeconds(kNow + 660));
+  auto d = svc->Detect();
+  ASSERT_TRUE(d.ok());
+  ASSERT_EQ(d->runs, 1u);  // the finished run was judged...
+  EXPECT_TRUE(svc->Snapshot().pipelines[0].last->anomalous);
+  EXPECT_EQ(svc->Snapshot().anomalies.size(), 1u) << "...but not recorded a second time";
+}
+
 TEST_F(ServiceTest, ShardJudgesOnlyItsPipelines) {
   for (const char* p : {"a", "b", "c", "d", "e", "f"}) AddNormalRuns(prom_, 3, kNow - 3600, p);
   std::size_t total = 0;

@@ -165,6 +165,9 @@ class Service {
     std::optional<Verdict> last, active;
     std::map<std::string, double> feature_scores;
     std::deque<RunPoint> recent;
+    // Start of the running run last reported stuck: when it finishes, it is
+    // the same incident and not recorded a second time.
+    std::optional<TimePoint> stuck_started;
   };
   using Key = std::pair<std::string, std::string>;  // source, pipeline
 
