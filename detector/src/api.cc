@@ -92,15 +92,9 @@ boost::json::array Reasons(const std::vector<std::string>& v) {
 }
 
 boost::json::object VerdictJson(const Verdict& v) {
-  return {{"source", v.source},
-          {"pipeline", v.pipeline},
-          {"run_id", v.run_id},
-          {"anomalous", v.anomalous},
-          {"score", std::round(v.score * 1000) / 1000},
-          {"severity", v.severity},
-          {"kind", v.kind},
-          {"reasons", Reasons(v.reasons)},
-          {"finished_at", Time(v.finished_at)}};
+  boost::json::object o = v.ToJson();
+  o["finished_at"] = Time(v.finished_at);
+  return o;
 }
 
 WebResponse StatusJson(const ServiceSnapshot& s) {

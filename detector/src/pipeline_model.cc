@@ -64,7 +64,7 @@ std::string SeverityFor(double score) {
   return "none";
 }
 
-std::string Verdict::ToJsonLine() const {
+boost::json::object Verdict::ToJson() const {
   boost::json::object o;
   o["source"] = source;
   o["pipeline"] = pipeline;
@@ -78,8 +78,10 @@ std::string Verdict::ToJsonLine() const {
   for (const auto& s : reasons) r.emplace_back(s);
   o["reasons"] = std::move(r);
   if (regression_start) o["regression_start"] = FormatRfc3339(*regression_start);
-  return json::Serialize(o);
+  return o;
 }
+
+std::string Verdict::ToJsonLine() const { return json::Serialize(ToJson()); }
 
 RunFeatures ExtractFeatures(const RunRecord& run) {
   RunFeatures f;

@@ -1,6 +1,7 @@
 #pragma once
 // What the detector says about one run.
 
+#include <boost/json/object.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -29,6 +30,9 @@ struct Verdict {
   std::optional<TimePoint> regression_start;  // kind == "regression": first slow run
 
   // {"source","pipeline","run_id","scored","anomalous","score","severity","kind","reasons"}
+  // (+ "regression_start" for regressions); score rounded to 3 decimals.
+  boost::json::object ToJson() const;
+  // ToJson() on one line, numbers in shortest form.
   std::string ToJsonLine() const;
 };
 
