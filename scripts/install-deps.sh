@@ -10,7 +10,7 @@ packages=(
   prometheus-cpp-dev libcivetweb-dev libcpp-httplib-dev libboost-json1.81-dev libboost1.81-dev
   libyaml-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev libssl-dev zlib1g-dev
   # real peers for integration tests and the demo
-  prometheus prometheus-alertmanager curl python3
+  prometheus prometheus-alertmanager curl python3 chromium
 )
 
 missing=()

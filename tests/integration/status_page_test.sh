@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# The detector's status page (GET /) in a real browser: headless Chromium
+# (Debian's chromium package) renders the page served by a detector that
+# trained from a backfilled history in a real Prometheus. The rendered DOM has
+# the title, the pipeline and its inline SVG chart; the screenshot is kept as
+# $CICD_BUILD_DIR/status_page.png (the test's artifact).
+source "$(dirname "$0")/lib.sh"
+exp="$CICD_BIN/cicd-exporter"
+det="$CICD_BIN/cicd-detector"
+command -v chromium >/dev/null || fail "chromium not installed (scripts/install-deps.sh)"
+
+# 40 normal hourly runs of ~600 s, all backfilled.
+python3 - "$WORK/runs.jsonl" <<'PY'
+import json, sys
+from datetime import datetime, timedelta, timezone
+t0 = datetime(2025, 3, 1, tzinfo=timezone.utc)
+fmt = lambda t: t.strftime("%Y-%m-%dT%H:%M:%SZ")
+with open(sys.argv[1], "w") as f:
+    for i in range(40):
+        start = t0 + timedelta(hours=i)
+        dur = 600 + (i * 7) % 21 - 10
+        f.write(json.dumps({"source": "replay", "pipeline": "org/app/ci", "run_id": str(i + 1), "number": i + 1,
+                            "status": "completed", "result": "success", "created_at": fmt(start - timedelta(seconds=5)),
+                            "started_at": fmt(start), "finished_at": fmt(start + timedelta(seconds=dur)),
+                            "tests_total": 1500, "tests_failed": 0, "tests_skipped": 2}) + "\n")
+PY
+
+exp_port=$(free_port)
+prom_port=$(free_port)
+det_port=$(free_port)
+cat >"$WORK/exporter.yml" <<YAML
+web:
+  listen_address: 127.0.0.1:$exp_port
+sources:
+  - type: replay
+    name: replay
+    file: $WORK/runs.jsonl
+    live_from: 1.0
+    initial_lookback: 2d
+YAML
+"$exp" --config.file="$WORK/exporter.yml" backfill --since 30d --output "$WORK/backfill.om" 2>"$WORK/backfill.log" \
+  || fail "backfill: $(cat "$WORK/backfill.log")"
+mkdir -p "$WORK/tsdb"
+promtool tsdb create-blocks-from openmetrics --max-block-duration=744h "$WORK/backfill.om" "$WORK/tsdb" \
+  >"$WORK/promtool.log" 2>&1 || fail "promtool: $(cat "$WORK/promtool.log")"
+
+cat >"$WORK/prometheus.yml" <<YAML
+global:
+  scrape_interval: 1s
+scrape_configs:
+  - job_name: detector
+    static_configs: [{targets: ["127.0.0.1:$det_port"]}]
+YAML
+start prometheus prometheus --config.file="$WORK/prometheus.yml" --storage.tsdb.path="$WORK/tsdb" \
+  --storage.tsdb.retention.time=400d --web.listen-address="127.0.0.1:$prom_port"
+wait_http "http://127.0.0.1:$prom_port/-/ready" 30
+
+cat >"$WORK/detector.yml" <<YAML
+prometheus:
+  url: http://127.0.0.1:$prom_port
+  timeout: 2s
+  max_attempts: 1
+web:
+  listen_address: 127.0.0.1:$det_port
+schedule:
+  detect_interval: 1s
+  history: 30d
+state_dir: $WORK/state
+detection:
+  min_runs: 20
+YAML
+D="http://127.0.0.1:$det_port"
+start detector "$det" --config.file="$WORK/detector.yml"
+wait_http "$D/health"
+trained() { curl -fsS "$D/api/v1/status" | grep -q '"state":"ready"'; }
+for ((i = 0; i < 60; i++)); do
+  if trained; then break; fi
+  sleep 0.5
+done
+trained || fail "the model did not train from the backfilled history: $(cat "$WORK/detector.log")"
+curl -fsS "$D/" | grep -q "<svg" || fail "status page without a chart (before the browser)"
+
+# Headless Chromium, offline: no background networking, a fresh profile per run.
+browser() {  # browser NAME ARGS... (stdout to $WORK/NAME.out, stderr to $WORK/NAME.err)
+  local name=$1
+  shift
+  local profile
+  profile=$(mktemp -d "$WORK/chromium-profile.XXXXXX")
+  timeout -k 5 60 env HOME="$WORK" chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+    --disable-background-networking --disable-component-update --disable-sync --user-data-dir="$profile" \
+    "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" || fail "chromium $name exit $?: $(tail -n 20 "$WORK/$name.err")"
+}
+
+browser dom --dump-dom "$D/"
+dom="$WORK/dom.out"
+grep -q "<title>cicd-detector</title>" "$dom" || fail "rendered DOM has no title: $(head -c 2000 "$dom")"
+grep -q "<h1>cicd-detector</h1>" "$dom" || fail "rendered DOM has no heading"
+grep -q "<svg" "$dom" || fail "rendered DOM has no <svg>"
+grep -q "<circle" "$dom" || fail "rendered chart has no points"
+grep -q "org/app/ci" "$dom" || fail "rendered DOM does not name the pipeline"
+
+shot="$CICD_BUILD_DIR/status_page.png"
+rm -f "$shot"
+browser screenshot --screenshot="$shot" --window-size=1280,900 --hide-scrollbars "$D/"
+[[ -f $shot ]] || fail "no screenshot at $shot: $(tail -n 20 "$WORK/screenshot.err")"
+size=$(stat -c %s "$shot")
+((size > 5000)) || fail "screenshot only $size bytes"
+[[ $(head -c 8 "$shot" | od -An -tx1 | tr -d ' \n') == 89504e470d0a1a0a ]] || fail "screenshot is not a PNG"
+echo "status_page_test: ok (screenshot $shot, $size bytes)"
