@@ -45,3 +45,39 @@ wait_http() {
   done
   fail "timed out waiting for $url"
 }
+
+# Writes N normal hourly runs (~600 s) of pipeline org/app/ci to FILE as run
+# records; with SLOW, one more run of SLOW seconds starts 10 min after the
+# last one finished (the run a test expects to be judged anomalous).
+#   write_hourly_runs FILE N [SLOW]
+write_hourly_runs() {
+  python3 - "$@" <<'PY'
+import json, sys
+from datetime import datetime, timedelta, timezone
+path, n = sys.argv[1], int(sys.argv[2])
+slow = int(sys.argv[3]) if len(sys.argv) > 3 else None
+t0 = datetime(2025, 3, 1, tzinfo=timezone.utc)
+fmt = lambda t: t.strftime("%Y-%m-%dT%H:%M:%SZ")
+normal = lambda i: 600 + (i * 7) % 21 - 10
+runs = [(t0 + timedelta(hours=i), normal(i)) for i in range(n)]
+if slow is not None:
+    runs.append((t0 + timedelta(hours=n - 1, seconds=normal(n - 1) + 600), slow))
+with open(path, "w") as f:
+    for i, (start, dur) in enumerate(runs):
+        f.write(json.dumps({"source": "replay", "pipeline": "org/app/ci", "run_id": str(i + 1), "number": i + 1,
+                            "status": "completed", "result": "success", "created_at": fmt(start - timedelta(seconds=5)),
+                            "started_at": fmt(start), "finished_at": fmt(start + timedelta(seconds=dur)),
+                            "tests_total": 1500, "tests_failed": 0, "tests_skipped": 2}) + "\n")
+PY
+}
+
+# Backfills the runs an exporter config replays into a fresh TSDB at
+# $WORK/tsdb (cicd-exporter backfill, then promtool).
+#   backfill_tsdb EXPORTER_CONFIG
+backfill_tsdb() {
+  "$CICD_BIN/cicd-exporter" --config.file="$1" backfill --since 30d --output "$WORK/backfill.om" \
+    2>"$WORK/backfill.log" || fail "backfill: $(cat "$WORK/backfill.log")"
+  mkdir -p "$WORK/tsdb"
+  promtool tsdb create-blocks-from openmetrics --max-block-duration=744h "$WORK/backfill.om" "$WORK/tsdb" \
+    >"$WORK/promtool.log" 2>&1 || fail "promtool: $(cat "$WORK/promtool.log")"
+}

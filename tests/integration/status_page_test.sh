@@ -5,25 +5,11 @@
 # the title, the pipeline and its inline SVG chart; the screenshot is kept as
 # $CICD_BUILD_DIR/status_page.png (the test's artifact).
 source "$(dirname "$0")/lib.sh"
-exp="$CICD_BIN/cicd-exporter"
 det="$CICD_BIN/cicd-detector"
 command -v chromium >/dev/null || fail "chromium not installed (scripts/install-deps.sh)"
 
 # 40 normal hourly runs of ~600 s, all backfilled.
-python3 - "$WORK/runs.jsonl" <<'PY'
-import json, sys
-from datetime import datetime, timedelta, timezone
-t0 = datetime(2025, 3, 1, tzinfo=timezone.utc)
-fmt = lambda t: t.strftime("%Y-%m-%dT%H:%M:%SZ")
-with open(sys.argv[1], "w") as f:
-    for i in range(40):
-        start = t0 + timedelta(hours=i)
-        dur = 600 + (i * 7) % 21 - 10
-        f.write(json.dumps({"source": "replay", "pipeline": "org/app/ci", "run_id": str(i + 1), "number": i + 1,
-                            "status": "completed", "result": "success", "created_at": fmt(start - timedelta(seconds=5)),
-                            "started_at": fmt(start), "finished_at": fmt(start + timedelta(seconds=dur)),
-                            "tests_total": 1500, "tests_failed": 0, "tests_skipped": 2}) + "\n")
-PY
+write_hourly_runs "$WORK/runs.jsonl" 40
 
 exp_port=$(free_port)
 prom_port=$(free_port)
@@ -38,11 +24,7 @@ sources:
     live_from: 1.0
     initial_lookback: 2d
 YAML
-"$exp" --config.file="$WORK/exporter.yml" backfill --since 30d --output "$WORK/backfill.om" 2>"$WORK/backfill.log" \
-  || fail "backfill: $(cat "$WORK/backfill.log")"
-mkdir -p "$WORK/tsdb"
-promtool tsdb create-blocks-from openmetrics --max-block-duration=744h "$WORK/backfill.om" "$WORK/tsdb" \
-  >"$WORK/promtool.log" 2>&1 || fail "promtool: $(cat "$WORK/promtool.log")"
+backfill_tsdb "$WORK/exporter.yml"
 
 cat >"$WORK/prometheus.yml" <<YAML
 global:
