@@ -90,6 +90,25 @@ std::string RenderMetrics(const ServiceSnapshot& s) {
                p.active ? p.active->score : 0.0);
     }
   }
+  w.Family("cicd_anomaly_info", "gauge",
+           "1 while the newest run (model=\"run\") or the oldest running run (model=\"stuck\") is judged "
+           "anomalous; labels carry its kind, severity and the detector's reasons for alert annotations. "
+           "At most one series per pipeline and model.");
+  for (const auto& p : s.pipelines) {
+    const auto info = [&](const std::optional<Verdict>& v, const std::string& model) {
+      if (!v || !v->anomalous) return;
+      std::string reason;
+      for (const auto& r : v->reasons) {
+        if (!reason.empty()) reason += "; ";
+        reason += r;
+      }
+      w.Sample({{"source", p.source}, {"pipeline", p.pipeline}, {"model", model}, {"kind", v->kind},
+                {"severity", v->severity}, {"reason", reason}},
+               1);
+    };
+    info(p.last, kRun);
+    info(p.active, kStuck);
+  }
   w.Family("cicd_anomaly_feature_score", "gauge",
            "Robust deviation (scaled MAD units) of the newest run's feature from its pipeline's baseline.");
   for (const auto& p : s.pipelines) {

@@ -117,6 +117,13 @@ TEST_F(ServiceTest, TrainThenDetectFlagsASlowRunWithReasons) {
                    "bound=\"median\"} 59"),
             std::string::npos);
   EXPECT_NE(m.find("cicd_detector_prometheus_up 1"), std::string::npos);
+  // The reasons reach alert annotations through the info series.
+  EXPECT_NE(m.find("cicd_anomaly_info{source=\"github\",pipeline=\"org/app/ci.yml\",model=\"run\",kind=\"slow\","
+                   "severity=\"critical\",reason=\"duration 3000s"),
+            std::string::npos)
+      << m;
+  EXPECT_EQ(m.find("cicd_anomaly_info{source=\"github\",pipeline=\"org/app/ci.yml\",model=\"stuck\""),
+            std::string::npos);
 
   // Detecting again neither re-judges nor re-counts the run.
   auto again = svc->Detect();
