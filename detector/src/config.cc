@@ -40,6 +40,15 @@ void ParsePrometheus(YamlMap& y, PrometheusClientOptions& o) {
   }
 }
 
+void ParseHistoryRead(YamlMap& y, HistoryReadOptions& h) {
+  h.step = y.Duration("history_step", h.step);
+  if (h.step < Millis(1000)) y.Fail("history_step", "must be at least 1s");
+  h.window = y.Duration("history_window", h.window);
+  if (h.window < h.step) y.Fail("history_window", "must be at least history_step");
+  h.batch_pipelines = static_cast<std::size_t>(
+      y.Int("history_batch_pipelines", static_cast<std::int64_t>(h.batch_pipelines), 0, 100'000));
+}
+
 int ParseTimeOfDay(YamlMap& y, const std::string& key, int def) {
   if (!y.Has(key)) return def;
   const std::string s = y.String(key, "");
@@ -72,6 +81,7 @@ DetectorConfig ParseDetectorConfig(const std::string& yaml_text, const std::stri
   detection.Finish();
   YamlMap prometheus(top.Child("prometheus"), "prometheus");
   ParsePrometheus(prometheus, cfg.prometheus);
+  ParseHistoryRead(prometheus, cfg.history_read);
   prometheus.Finish();
   YamlMap web(top.Child("web"), "web");
   cfg.web.listen_address = web.String("listen_address", cfg.web.listen_address);

@@ -102,6 +102,37 @@ Result<PromQueryResult> ParseQueryResponse(std::string_view body, int http_statu
   return out;
 }
 
+Result<std::vector<std::map<std::string, std::string>>> ParseSeriesResponse(std::string_view body,
+                                                                             int http_status) {
+  auto doc = json::Parse(body);
+  if (!doc) {
+    return doc.status().WithContext("Prometheus answered HTTP " + std::to_string(http_status) +
+                                    " with a body that is not JSON");
+  }
+  const auto status = json::GetString(*doc, "status");
+  if (!status) return ParseError("Prometheus response has no \"status\"");
+  if (*status != "success") {
+    const std::string type = json::GetString(*doc, "errorType").value_or("unknown");
+    const std::string error = json::GetString(*doc, "error").value_or("no message");
+    return Status::Error(http_status >= 500 ? ErrorCode::kUnavailable : ErrorCode::kInvalidArgument,
+                         "Prometheus series lookup failed (" + type + "): " + error);
+  }
+  const auto* data = json::FindArray(*doc, "data");
+  if (data == nullptr) return ParseError("Prometheus series response has no \"data\" list");
+  std::vector<std::map<std::string, std::string>> out;
+  out.reserve(data->size());
+  for (const auto& item : *data) {
+    const auto* obj = item.if_object();
+    if (obj == nullptr) return ParseError("a series in \"data\" is not an object");
+    std::map<std::string, std::string> labels;
+    for (const auto& [k, v] : *obj) {
+      if (v.is_string()) labels.emplace(std::string(k), std::string(v.get_string()));
+    }
+    out.push_back(std::move(labels));
+  }
+  return out;
+}
+
 PrometheusClient::PrometheusClient(PrometheusClientOptions options, HttpFetcher* fetcher,
                                    std::function<void(Millis)> sleep)
     : options_(std::move(options)), fetcher_(fetcher), sleep_(std::move(sleep)) {
@@ -109,7 +140,7 @@ PrometheusClient::PrometheusClient(PrometheusClientOptions options, HttpFetcher*
   if (!options_.basic_password.empty()) Logging::AddSecret(options_.basic_password);
 }
 
-Result<PromQueryResult> PrometheusClient::Get(const std::string& path_and_query) {
+Result<HttpResponse> PrometheusClient::Fetch(const std::string& path_and_query) {
   HttpRequest req;
   req.url = JoinUrl(options_.url, path_and_query);
   req.timeout = options_.timeout;
@@ -127,7 +158,7 @@ Result<PromQueryResult> PrometheusClient::Get(const std::string& path_and_query)
         return Status::Error(ErrorCode::kUnauthenticated,
                              "Prometheus refused the credentials (HTTP " + std::to_string(r->status) + ")");
       }
-      if (r->status < 500 || attempt == options_.max_attempts) return ParseQueryResponse(r->body, r->status);
+      if (r->status < 500 || attempt == options_.max_attempts) return r;
       last = Status::Error(ErrorCode::kUnavailable, "Prometheus answered HTTP " + std::to_string(r->status));
     } else {
       last = r.status();
@@ -142,6 +173,22 @@ Result<PromQueryResult> PrometheusClient::Get(const std::string& path_and_query)
     }
   }
   return last;
+}
+
+Result<PromQueryResult> PrometheusClient::Get(const std::string& path_and_query) {
+  auto r = Fetch(path_and_query);
+  if (!r) return r.status();
+  return ParseQueryResponse(r->body, r->status);
+}
+
+Result<std::vector<std::map<std::string, std::string>>> PrometheusClient::Series(std::string_view match,
+                                                                                   TimePoint start,
+                                                                                   TimePoint end) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "&start=%.3f&end=%.3f", ToUnixSeconds(start), ToUnixSeconds(end));
+  auto r = Fetch("/api/v1/series?match%5B%5D=" + UrlEncode(match) + buf);
+  if (!r) return r.status();
+  return ParseSeriesResponse(r->body, r->status);
 }
 
 Result<PromQueryResult> PrometheusClient::Query(std::string_view promql, std::optional<TimePoint> at) {

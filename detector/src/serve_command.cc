@@ -108,6 +108,9 @@ int RunServeCommand(int argc, const char* const* argv) {
   PrometheusClient client(config.prometheus, &prom_fetcher);
   ServiceDeps deps;
   deps.query = [&client](const std::string& q, TimePoint at) { return client.Query(q, at); };
+  deps.series = [&client](const std::string& match, TimePoint start, TimePoint end) {
+    return client.Series(match, start, end);
+  };
   deps.fetcher = &exporter_fetcher;
   Service service(config, deps, *shard);
   const std::size_t loaded = service.Load();

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <set>
 
 #include "cicd/core/atomic_file.h"
 #include "cicd/core/json.h"
@@ -159,21 +160,12 @@ void Service::NoteQuery(const Status& s) {
   last_error_ = s.ToString();
 }
 
-Result<Service::Fetched> Service::FetchRuns(Millis range, TimePoint at) {
-  LastRunSeries series;
-  const std::string sel = "[" + FormatDuration(range) + "]";
-  const std::pair<const char*, PromQueryResult*> queries[] = {
-      {kLastFinished, &series.finished}, {kLastDuration, &series.duration},
-      {kLastQueue, &series.queue},       {kLastNumber, &series.number},
-      {kLastTests, &series.tests},       {kLastResult, &series.result}};
+Result<Service::Fetched> Service::FetchRuns(Millis range, TimePoint at, std::string_view matcher) {
+  auto read = ReadHistory(deps_.query, range, at, config_.history_read, matcher);
+  if (!read) return read.status();
+  History& h = *read;
   Fetched out;
-  for (const auto& [name, dest] : queries) {
-    auto r = deps_.query(std::string(name) + sel, at);
-    if (!r) return r.status().WithContext(std::string("reading ") + name);
-    out.rejected += r->non_finite;
-    *dest = std::move(*r);
-  }
-  History h = RunsFromLastRunSeries(series);
+  out.rejected += h.non_finite;
   out.rejected += h.incomplete;
   // Garbage that is finite but impossible (a negative duration, queue or
   // test count) is rejected, never learnt.
@@ -195,46 +187,84 @@ Result<Service::Fetched> Service::FetchRuns(Millis range, TimePoint at) {
   return out;
 }
 
+Result<std::vector<std::string>> Service::TrainingBatches(Millis range, TimePoint at) {
+  const std::size_t per_batch = config_.history_read.batch_pipelines;
+  if (!deps_.series || per_batch == 0) return std::vector<std::string>{""};
+  auto listed = deps_.series(kLastFinished, at - range, at);
+  if (!listed) return listed.status().WithContext("listing pipelines");
+  std::map<std::string, std::set<std::string>> by_source;
+  for (const auto& labels : *listed) {
+    auto src = labels.find("source"), pipe = labels.find("pipeline");
+    if (src == labels.end() || pipe == labels.end()) continue;
+    if (shard_.Owns(src->second, pipe->second)) by_source[src->second].insert(pipe->second);
+  }
+  std::vector<std::string> batches;
+  for (const auto& [source, pipelines] : by_source) {
+    std::vector<std::string> batch;
+    for (const auto& p : pipelines) {
+      batch.push_back(p);
+      if (batch.size() == per_batch) {
+        batches.push_back(BatchMatcher(source, batch));
+        batch.clear();
+      }
+    }
+    if (!batch.empty()) batches.push_back(BatchMatcher(source, batch));
+  }
+  return batches;
+}
+
 Result<TrainSummary> Service::Train(Millis history) {
   std::lock_guard train_lock(train_mu_);
   const TimePoint now = deps_.clock->Now();
-  auto fetched = FetchRuns(history, now);
+  // Pipelines are read and trained a batch at a time, so the runs held at
+  // once are one batch's, not the whole history's.
+  std::map<Key, PipelineState> trained;
+  TrainSummary summary;
+  std::size_t rejected = 0;
+  Status failed = Status::Ok();
+  auto batches = TrainingBatches(history, now);
+  if (!batches) failed = batches.status();
+  for (const std::string& matcher : batches ? *batches : std::vector<std::string>{}) {
+    auto fetched = FetchRuns(history, now, matcher);
+    if (!fetched) {
+      failed = fetched.status();
+      break;
+    }
+    rejected += fetched->rejected;
+    std::map<Key, std::vector<const RunRecord*>> by_pipeline;
+    for (const RunRecord& r : fetched->runs) {
+      if (shard_.Owns(r.source, r.pipeline)) by_pipeline[{r.source, r.pipeline}].push_back(&r);
+    }
+    for (const auto& [key, runs] : by_pipeline) {
+      PipelineState st;
+      st.model = std::make_unique<PipelineModel>(config_.detection);
+      for (const RunRecord* r : runs) {
+        const Verdict v = st.model->Process(*r);
+        st.recent.push_back({*r->finished_at, r->duration_seconds.value_or(0), v.anomalous});
+        if (st.recent.size() > kRecentRuns) st.recent.pop_front();
+      }
+      st.model->Retrain();
+      st.samples = runs.size();
+      st.trained_at = now;
+      st.last_finished = *runs.back()->finished_at;
+      trained.emplace(key, std::move(st));
+      ++summary.pipelines;
+      summary.runs += runs.size();
+    }
+  }
   {
     std::lock_guard lock(mu_);
-    NoteQuery(fetched.status());
-    if (!fetched && !last_train_) {
+    NoteQuery(failed);
+    if (!failed.ok() && !last_train_) {
       // Never trained: retry soon rather than at the next daily retrain.
       next_retrain_ = std::min(next_retrain_, now + std::max<Millis>(config_.schedule.detect_interval, Millis(60'000)));
     }
-    if (fetched && fetched->rejected > 0) {
-      rejected_samples_ += fetched->rejected;
-      LogWarn("rejected samples or runs from prometheus (NaN, Inf or incomplete)",
-              {{"count", fetched->rejected}});
+    if (rejected > 0) {
+      rejected_samples_ += rejected;
+      LogWarn("rejected samples or runs from prometheus (NaN, Inf or incomplete)", {{"count", rejected}});
     }
   }
-  if (!fetched) return fetched.status();
-  std::map<Key, std::vector<const RunRecord*>> by_pipeline;
-  for (const RunRecord& r : fetched->runs) {
-    if (shard_.Owns(r.source, r.pipeline)) by_pipeline[{r.source, r.pipeline}].push_back(&r);
-  }
-  std::map<Key, PipelineState> trained;
-  TrainSummary summary;
-  for (const auto& [key, runs] : by_pipeline) {
-    PipelineState st;
-    st.model = std::make_unique<PipelineModel>(config_.detection);
-    for (const RunRecord* r : runs) {
-      const Verdict v = st.model->Process(*r);
-      st.recent.push_back({*r->finished_at, r->duration_seconds.value_or(0), v.anomalous});
-      if (st.recent.size() > kRecentRuns) st.recent.pop_front();
-    }
-    st.model->Retrain();
-    st.samples = runs.size();
-    st.trained_at = now;
-    st.last_finished = *runs.back()->finished_at;
-    trained.emplace(key, std::move(st));
-    ++summary.pipelines;
-    summary.runs += runs.size();
-  }
+  if (!failed.ok()) return failed;
   {
     std::lock_guard lock(mu_);
     for (auto& [key, st] : trained) {

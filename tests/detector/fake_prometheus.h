@@ -5,6 +5,7 @@
 
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -54,6 +55,24 @@ class FakePrometheus {
   QueryFunc Func() {
     return [this](const std::string& promql, TimePoint at) { return Query(promql, at); };
   }
+  SeriesFunc Series() {
+    return [this](const std::string& match, TimePoint start, TimePoint end) -> Result<std::vector<std::map<std::string, std::string>>> {
+      std::lock_guard lock(mu_);
+      ++queries_;
+      if (!up_) return Status::Error(ErrorCode::kUnavailable, "connection refused");
+      std::set<std::map<std::string, std::string>> found;
+      for (const FakeRun& r : runs_) {
+        const double t = r.finished + 1;
+        if (t < ToUnixSeconds(start) || t > ToUnixSeconds(end)) continue;
+        found.insert({{"__name__", match}, {"source", r.source}, {"pipeline", r.pipeline}});
+      }
+      return std::vector<std::map<std::string, std::string>>(found.begin(), found.end());
+    };
+  }
+  std::size_t history_queries() const {
+    std::lock_guard lock(mu_);
+    return history_queries_;
+  }
 
   Result<PromQueryResult> Query(const std::string& promql, TimePoint at) {
     std::lock_guard lock(mu_);
@@ -71,33 +90,33 @@ class FakePrometheus {
       }
       return out;
     }
-    double from = -1e18;
-    if (auto b = promql.find('['); b != std::string::npos) {
-      auto range = ParseDuration(promql.substr(b + 1, promql.find(']') - b - 1));
-      if (!range) return range.status();
-      from = ToUnixSeconds(at) - std::chrono::duration<double>(*range).count();
+    if (promql.find(kFieldLabel) == std::string::npos) {
+      return Status::Error(ErrorCode::kInvalidArgument, "fake prometheus cannot answer: " + promql);
     }
+    ++history_queries_;
+    // A HistoryQuery: "...{MATCHER}...)[WINDOWms:STEPms]".
+    const auto open = promql.rfind('[');
+    const double window = std::stod(promql.substr(open + 1)) / 1000.0;
+    const std::set<std::string> only = MatchedPipelines(promql);
     const double now = ToUnixSeconds(at);
+    const double from = now - window;
     std::map<std::map<std::string, std::string>, std::vector<PromSample>> series;
     for (const FakeRun& r : runs_) {
       const double t = r.finished + 1;
       if (t < from || t > now) continue;
-      std::map<std::string, std::string> l{{"source", r.source}, {"pipeline", r.pipeline}};
-      if (name == kLastFinished) series[l].push_back({t, r.finished});
-      if (name == kLastDuration) series[l].push_back({t, r.duration});
-      if (name == kLastQueue) series[l].push_back({t, r.queue});
-      if (name == kLastTests) {
-        auto passed = l;
-        passed["outcome"] = "passed";
-        series[passed].push_back({t, r.tests});
-      }
-      if (name == kLastResult) {
-        for (const char* res : {"success", "failure", "error", "timeout", "cancellation", "skip"}) {
-          auto lr = l;
-          lr["result"] = res;
-          series[lr].push_back({t, r.result == res ? 1.0 : 0.0});
-        }
-      }
+      if (!only.empty() && only.count(r.pipeline) == 0) continue;
+      const std::map<std::string, std::string> l{{"source", r.source}, {"pipeline", r.pipeline}};
+      auto field = [&](const char* f, std::map<std::string, std::string> extra = {}) {
+        auto labels = l;
+        labels[kFieldLabel] = f;
+        labels.insert(extra.begin(), extra.end());
+        return labels;
+      };
+      series[field("finished")].push_back({t, r.finished});
+      series[field("duration")].push_back({t, r.duration});
+      series[field("queue")].push_back({t, r.queue});
+      series[field("tests", {{"outcome", "passed"}})].push_back({t, r.tests});
+      series[field("result", {{"result", r.result}})].push_back({t, 1.0});
     }
     for (auto& [labels, samples] : series) out.series.push_back({labels, std::move(samples)});
     return out;
@@ -110,6 +129,35 @@ class FakePrometheus {
   bool up_ = true;
   std::size_t non_finite_ = 0;
   std::size_t queries_ = 0;
+  std::size_t history_queries_ = 0;
+
+  // The pipelines of a BatchMatcher's `pipeline=~"a|b"` (empty = all).
+  static std::set<std::string> MatchedPipelines(const std::string& promql) {
+    std::set<std::string> out;
+    const std::string key = "pipeline=~\"";
+    auto b = promql.find(key);
+    if (b == std::string::npos) return out;
+    b += key.size();
+    std::string cur;
+    for (std::size_t i = b; i < promql.size(); ++i) {
+      const char c = promql[i];
+      if (c == '\\') {
+        ++i;  // PromQL escape of the RE2 escape: skip both backslashes
+        if (i + 1 < promql.size() && promql[i] == '\\') ++i;
+        cur += promql[i];
+        continue;
+      }
+      if (c == '"') break;
+      if (c == '|') {
+        out.insert(cur);
+        cur.clear();
+        continue;
+      }
+      cur += c;
+    }
+    out.insert(cur);
+    return out;
+  }
 };
 
 // 600 s +- 10 s runs every hour, ending `end` seconds.

@@ -34,6 +34,7 @@ class ServiceTest : public ::testing::Test {
   std::unique_ptr<Service> Make(Shard shard = {}) {
     ServiceDeps deps;
     deps.query = prom_.Func();
+    deps.series = prom_.Series();
     deps.clock = &clock_;
     return std::make_unique<Service>(config_, deps, shard);
   }
@@ -170,9 +171,9 @@ TEST_F(ServiceTest, NonFiniteSamplesAreRejectedAndCounted) {
   prom_.SetNonFinite(2);
   auto svc = Make();
   ASSERT_TRUE(svc->Detect().ok());
-  // Six range queries and the active query each report 2.
-  EXPECT_EQ(svc->Snapshot().rejected_samples, 14u);
-  EXPECT_NE(RenderMetrics(svc->Snapshot()).find("cicd_detector_rejected_samples_total 14"), std::string::npos);
+  // The history query and the active query each report 2.
+  EXPECT_EQ(svc->Snapshot().rejected_samples, 4u);
+  EXPECT_NE(RenderMetrics(svc->Snapshot()).find("cicd_detector_rejected_samples_total 4"), std::string::npos);
 }
 
 TEST_F(ServiceTest, ImpossibleRunsAreRejectedAndCounted) {
@@ -329,7 +330,7 @@ TEST_F(ServiceTest, TickFollowsTheSchedule) {
   auto svc = Make();
   svc->Tick();  // detects at once
   const std::size_t first = prom_.queries();
-  EXPECT_EQ(first, 7u);
+  EXPECT_EQ(first, 2u);  // the new runs (one window) and the active runs
   svc->Tick();
   EXPECT_EQ(prom_.queries(), first);
   clock_.Advance(std::chrono::seconds(30));
@@ -377,6 +378,29 @@ class FakeFetcher : public HttpFetcher {
   bool fail = false;
   int status = 202;
 };
+
+TEST_F(ServiceTest, TrainingReadsPipelinesInBatchesAndWindows) {
+  AddNormalRuns(prom_, 40, kNow - 3600, "org/a.b/ci.yml");
+  AddNormalRuns(prom_, 40, kNow - 3600, "org/c/ci.yml");
+  AddNormalRuns(prom_, 40, kNow - 3600, "org/d/ci.yml");
+  config_.history_read.batch_pipelines = 2;
+  config_.history_read.window = std::chrono::hours(24);
+  auto svc = Make();
+  auto t = svc->Train(std::chrono::hours(24 * 3));
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  EXPECT_EQ(t->pipelines, 3u);
+  EXPECT_EQ(t->runs, 120u);  // each run once, though windows touch
+  // Two batches (2 + 1 pipelines) x three one-day windows.
+  EXPECT_EQ(prom_.history_queries(), 6u);
+  for (const auto& p : svc->Snapshot().pipelines) EXPECT_EQ(p.samples, 40u) << p.pipeline;
+}
+
+TEST(HistoryQueryText, BatchMatcherEscapesForRe2AndPromQL) {
+  EXPECT_EQ(BatchMatcher("gh", {"o/a.b", "x\"y"}), R"(source="gh",pipeline=~"o/a\\.b|x\"y")");
+  const std::string q = HistoryQuery("", std::chrono::hours(1), std::chrono::seconds(15));
+  EXPECT_NE(q.find(")[3600000ms:15000ms]"), std::string::npos) << q;
+  EXPECT_NE(q.find("offset 15000ms"), std::string::npos) << q;
+}
 
 TEST_F(ServiceTest, CollectAsksTheExporterOrSaysWhyNot) {
   FakeFetcher fetcher;

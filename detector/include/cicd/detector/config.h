@@ -7,6 +7,7 @@
 
 #include <string>
 
+#include "cicd/detector/history.h"
 #include "cicd/detector/options.h"
 #include "cicd/detector/prometheus_client.h"
 
@@ -36,6 +37,9 @@ struct DetectorConfig {
   // bearer_token or basic_auth {username, password}, timeout, retries and
   // tls {ca_file, insecure_skip_verify}.
   PrometheusClientOptions prometheus;
+  // How history is read (prometheus.history_step, history_window,
+  // history_batch_pipelines); see HistoryReadOptions.
+  HistoryReadOptions history_read;
   WebConfig web;
   ScheduleConfig schedule;
   // Models and anomaly history are kept here; "" keeps them in memory only.

@@ -42,6 +42,10 @@ struct PromQueryResult {
 // not the documented shape is an error naming what was wrong.
 Result<PromQueryResult> ParseQueryResponse(std::string_view body, int http_status);
 
+// Parses a /api/v1/series response body: the label sets of the series.
+Result<std::vector<std::map<std::string, std::string>>> ParseSeriesResponse(std::string_view body,
+                                                                             int http_status);
+
 struct PrometheusClientOptions {
   // Base URL including any path prefix, e.g. "http://127.0.0.1:9090" or
   // "https://mimir.example/prometheus".
@@ -67,11 +71,18 @@ class PrometheusClient {
   // which Prometheus enforces; callers chunk longer ranges.
   Result<PromQueryResult> QueryRange(std::string_view promql, TimePoint start, TimePoint end,
                                      Millis step);
+  // GET /api/v1/series?match[]=..&start=..&end=..: the label sets of the
+  // series matching a selector with samples in [start, end] (an index
+  // lookup, no samples are read).
+  Result<std::vector<std::map<std::string, std::string>>> Series(std::string_view match, TimePoint start,
+                                                                 TimePoint end);
   // GET /-/ready (or the API's buildinfo) for the up metric.
   Status Ping();
 
  private:
   Result<PromQueryResult> Get(const std::string& path_and_query);
+  // The HTTP exchange with auth and retries; the body of the final answer.
+  Result<HttpResponse> Fetch(const std::string& path_and_query);
   PrometheusClientOptions options_;
   HttpFetcher* fetcher_;
   std::function<void(Millis)> sleep_;

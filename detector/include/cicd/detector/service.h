@@ -28,14 +28,12 @@
 #include "cicd/core/result.h"
 #include "cicd/core/time.h"
 #include "cicd/detector/config.h"
+#include "cicd/detector/history.h"
 #include "cicd/detector/pipeline_model.h"
 #include "cicd/detector/prometheus_client.h"
 #include "cicd/detector/verdict.h"
 
 namespace cicd::detector {
-
-// Instant query at a time (the PrometheusClient::Query seam).
-using QueryFunc = std::function<Result<PromQueryResult>(const std::string& promql, TimePoint at)>;
 
 // Stable 64-bit FNV-1a of source + '\x1f' + pipeline (shard assignment).
 std::uint64_t PipelineHash(std::string_view source, std::string_view pipeline);
@@ -54,6 +52,9 @@ Result<Shard> ParseShard(std::string_view text);
 
 struct ServiceDeps {
   QueryFunc query;                    // required
+  // Lists the pipelines to train in batches (PrometheusClient::Series); when
+  // null, a training reads every pipeline in one query per window.
+  SeriesFunc series;
   HttpFetcher* fetcher = nullptr;     // for POST /api/v1/collect; not owned; may be null
   const Clock* clock = &SystemClock::Get();  // not owned
 };
@@ -175,7 +176,11 @@ class Service {
     std::vector<RunRecord> runs;
     std::size_t rejected = 0;
   };
-  Result<Fetched> FetchRuns(Millis range, TimePoint at);
+  // Runs finished in [at - range, at] of the pipelines `matcher` selects.
+  Result<Fetched> FetchRuns(Millis range, TimePoint at, std::string_view matcher = "");
+  // Label matchers of the batches a training reads (one "" without a
+  // SeriesFunc).
+  Result<std::vector<std::string>> TrainingBatches(Millis range, TimePoint at);
   void NoteQuery(const Status& s);  // REQUIRES: mu_ held
   void RecordAnomaly(const Verdict& v, TimePoint at, std::optional<double> duration);  // mu_ held
   void ApplyRun(PipelineState& st, const RunRecord& run, double threshold, DetectSummary& out);
