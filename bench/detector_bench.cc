@@ -2,9 +2,9 @@
 //
 // A fleet of --pipelines pipelines with --days days of history (one run per
 // --period seconds, realistic durations with noise, queue times, tests,
-// failures) is served to cicd::detector::Service through its QueryFunc seam,
-// the way Prometheus answers the exporter's last-run gauges: one sample per
-// run, 1 s after it finished (tests/detector/fake_prometheus.h, made to scale:
+// failures) is served to cicd::detector::Service through its QueryFunc and
+// SeriesFunc seams the way Prometheus answers the detector's HistoryQuery:
+// one point per run, 1 s after it finished (tests/detector/fake_prometheus.h, made to scale:
 // runs are computed from (pipeline, index), so the fleet itself takes no
 // memory and the RSS figures are the detector's).
 //
@@ -38,9 +38,11 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "support/batch_matcher.h"
 #include "cicd/core/log.h"
 #include "cicd/core/time.h"
 #include "cicd/detector/config.h"
@@ -73,6 +75,7 @@ struct Params {
   int new_runs = 3;      // per pipeline per steady cycle
   double active_share = 0.1;
   std::string mode = "direct";
+  bool forest = true;
 };
 
 struct Pipeline {
@@ -259,59 +262,88 @@ class FakePrometheus {
       }
       return out;
     }
-    double from = -1e18;
-    if (auto b = promql.find('['); b != std::string::npos) {
-      auto range = ParseDuration(promql.substr(b + 1, promql.find(']') - b - 1));
-      if (!range) return range.status();
-      from = now - std::chrono::duration<double>(*range).count();
+    if (promql.find(kFieldLabel) == std::string::npos) {
+      return Status::Error(ErrorCode::kInvalidArgument, "bench prometheus cannot answer: " + promql);
     }
+    // A HistoryQuery "...)[WINDOWms:STEPms]": one point per run.
+    const double from = now - std::stod(promql.substr(promql.rfind('[') + 1)) / 1000.0;
+    const std::set<std::string> only = cicd::testing::PipelinesOfBatchMatcher(promql);
     const int limit = fleet_.history_runs() + burst_;
     for (int i = 0; i < fleet_.pipelines(); ++i) {
-      // Runs whose sample (finished + 1) lies in [from, now]: finish times rise with k.
-      int lo = 0, hi = limit;
-      while (lo < hi) {
-        const int mid = (lo + hi) / 2;
-        if (std::floor(fleet_.Finished(i, mid)) + 1 < from) lo = mid + 1; else hi = mid;
-      }
-      const int first = lo;
-      hi = limit;
-      while (lo < hi) {
-        const int mid = (lo + hi) / 2;
-        if (std::floor(fleet_.Finished(i, mid)) + 1 <= now) lo = mid + 1; else hi = mid;
-      }
-      const int last = lo;  // exclusive
-      if (first >= last) continue;
       const Pipeline& pl = fleet_.pipeline(i);
-      const std::map<std::string, std::string> l{{"source", pl.source}, {"pipeline", pl.name}};
-      if (name == kLastTests && pl.tests == 0) continue;  // a pipeline without tests reports none
-      const int nseries = name == kLastResult ? 6 : name == kLastTests ? 2 : 1;
-      const std::size_t base = out.series.size();
-      for (int s = 0; s < nseries; ++s) {
-        auto labels = l;
-        if (name == kLastResult) labels["result"] = kResults[s];
-        if (name == kLastTests) labels["outcome"] = s == 0 ? "passed" : "failed";
+      if (!only.empty() && only.count(pl.name) == 0) continue;
+      const auto [first, last] = RunsBetween(i, limit, from, now);
+      if (first >= last) continue;
+      auto series = [&](const char* field, const char* k = nullptr, const char* v = nullptr) {
+        std::map<std::string, std::string> labels{{"source", pl.source}, {"pipeline", pl.name}, {kFieldLabel, field}};
+        if (k != nullptr) labels[k] = v;
         out.series.push_back({std::move(labels), {}});
         out.series.back().samples.reserve(last - first);
+        return out.series.size() - 1;
+      };
+      const std::size_t fin = series("finished"), dur = series("duration"), que = series("queue"),
+                        num = series("number");
+      std::size_t passed = 0, failed = 0;
+      if (pl.tests != 0) {  // a pipeline without tests reports none
+        passed = series("tests", "outcome", "passed");
+        failed = series("tests", "outcome", "failed");
       }
+      std::size_t result[6];
+      for (int s = 0; s < 6; ++s) result[s] = series("result", "result", kResults[s]);
       for (int k = first; k < last; ++k) {
         const Run r = fleet_.At(i, k);
         const double t = r.finished + 1;
-        if (name == kLastFinished) out.series[base].samples.push_back({t, r.finished});
-        else if (name == kLastDuration) out.series[base].samples.push_back({t, r.duration});
-        else if (name == kLastQueue) out.series[base].samples.push_back({t, r.queue});
-        else if (name == kLastNumber) out.series[base].samples.push_back({t, static_cast<double>(r.number)});
-        else if (name == kLastTests) {
-          out.series[base].samples.push_back({t, static_cast<double>(r.passed)});
-          out.series[base + 1].samples.push_back({t, static_cast<double>(r.failed)});
-        } else if (name == kLastResult) {
-          for (int s = 0; s < 6; ++s) {
-            out.series[base + s].samples.push_back({t, std::strcmp(r.result, kResults[s]) == 0 ? 1.0 : 0.0});
-          }
+        out.series[fin].samples.push_back({t, r.finished});
+        out.series[dur].samples.push_back({t, r.duration});
+        out.series[que].samples.push_back({t, r.queue});
+        out.series[num].samples.push_back({t, static_cast<double>(r.number)});
+        if (pl.tests != 0) {
+          out.series[passed].samples.push_back({t, static_cast<double>(r.passed)});
+          out.series[failed].samples.push_back({t, static_cast<double>(r.failed)});
+        }
+        // Prometheus returns only the result series that is 1 (`== 1`).
+        for (int s = 0; s < 6; ++s) {
+          if (std::strcmp(r.result, kResults[s]) == 0) out.series[result[s]].samples.push_back({t, 1.0});
         }
       }
-      for (std::size_t s = base; s < out.series.size(); ++s) samples_ += out.series[s].samples.size();
     }
+    std::erase_if(out.series, [](const PromSeries& s) { return s.samples.empty(); });
+    for (const auto& s : out.series) samples_ += s.samples.size();
     return out;
+  }
+
+ public:
+  // The pipelines with a run in [start, end] (Prometheus's /api/v1/series).
+  Result<std::vector<std::map<std::string, std::string>>> Series(TimePoint start, TimePoint end) {
+    const double t0 = ThreadCpu();
+    std::vector<std::map<std::string, std::string>> out;
+    const int limit = fleet_.history_runs() + burst_;
+    for (int i = 0; i < fleet_.pipelines(); ++i) {
+      const auto [first, last] = RunsBetween(i, limit, ToUnixSeconds(start), ToUnixSeconds(end));
+      if (first >= last) continue;
+      const Pipeline& pl = fleet_.pipeline(i);
+      out.push_back({{"__name__", kLastFinished}, {"source", pl.source}, {"pipeline", pl.name}});
+    }
+    fake_cpu_ += ThreadCpu() - t0;
+    return out;
+  }
+
+ private:
+  // Runs [first, last) of pipeline i whose sample (finished + 1) lies in
+  // [from, now]: finish times rise with the run index.
+  std::pair<int, int> RunsBetween(int i, int limit, double from, double now) const {
+    int lo = 0, hi = limit;
+    while (lo < hi) {
+      const int mid = (lo + hi) / 2;
+      if (std::floor(fleet_.Finished(i, mid)) + 1 < from) lo = mid + 1; else hi = mid;
+    }
+    const int first = lo;
+    hi = limit;
+    while (lo < hi) {
+      const int mid = (lo + hi) / 2;
+      if (std::floor(fleet_.Finished(i, mid)) + 1 <= now) lo = mid + 1; else hi = mid;
+    }
+    return {first, lo};
   }
 
   const Fleet& fleet_;
@@ -349,6 +381,7 @@ int main(int argc, char** argv) {
     else if (a == "--period") p.period = std::stod(next());
     else if (a == "--cycles") p.cycles = std::stoi(next());
     else if (a == "--new-runs") p.new_runs = std::stoi(next());
+    else if (a == "--no-forest") p.forest = false;
     else return Usage();
   }
   if (header) {
@@ -366,8 +399,10 @@ int main(int argc, char** argv) {
   FakePrometheus prom(fleet, p);
   FakeClock clock(FromUnixSeconds(train_at));
   DetectorConfig config;  // defaults: 30 d history, 30 s detect interval, no state_dir
+  config.detection.forest = p.forest;
   ServiceDeps deps;
   deps.query = [&prom](const std::string& q, TimePoint at) { return prom.Query(q, at); };
+  deps.series = [&prom](const std::string&, TimePoint start, TimePoint end) { return prom.Series(start, end); };
   deps.clock = &clock;
   Service service(config, deps);
 

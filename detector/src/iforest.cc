@@ -367,9 +367,33 @@ Status IsolationForest::Prepare() {
   return Status::Ok();
 }
 
+void IsolationForest::Compact() {
+  // Swapping with empty vectors releases the memory (assigning {} keeps the
+  // capacity).
+  std::vector<std::uint32_t>().swap(split_);
+  std::vector<std::uint32_t>().swap(feature_);
+  std::vector<float>().swap(path_length_);
+  nodes_.shrink_to_fit();
+}
+
 double IsolationForest::PathLengthSum(std::span<const double> row) const {
   std::vector<std::uint32_t> x(row.size());
   std::transform(row.begin(), row.end(), x.begin(), RowKey);
+  if (compacted()) {
+    // The same comparisons and float path lengths as the unrolled tables.
+    double sum = 0;
+    for (std::size_t t = 0; t + 1 < tree_begin_.size(); ++t) {
+      const Node* tree = nodes_.data() + tree_begin_[t];
+      std::uint32_t i = 0;
+      int depth = 0;
+      while (tree[i].feature != Node::kLeaf) {
+        i = tree[i].child + (x[tree[i].feature] >= OrderKey(tree[i].split) ? 1 : 0);
+        ++depth;
+      }
+      sum += static_cast<float>(depth + AveragePathLength(tree[i].child));
+    }
+    return sum;
+  }
   const std::size_t leaves = std::size_t{1} << height_;
   const std::size_t internal = leaves - 1;
   double sum = 0;
@@ -387,6 +411,13 @@ double IsolationForest::PathLengthSum(std::span<const double> row) const {
 
 void IsolationForest::ScoreRange(const FeatureMatrix& data, std::size_t begin, std::size_t end,
                                  double* out) const {
+  if (compacted()) {
+    const double c_psi = AveragePathLength(sample_size_);
+    for (std::size_t r = begin; r < end; ++r) {
+      out[r] = ScoreFromPathSum(PathLengthSum(data.values.subspan(r * data.cols, data.cols)), num_trees(), c_psi);
+    }
+    return;
+  }
   // Rows are scored in blocks against one tree at a time, so the tree stays
   // in L1 cache, and kLanes traversals advance in lock step so their chains
   // of dependent loads overlap. Within a block, the keys (RowKey) of each

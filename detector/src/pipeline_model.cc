@@ -320,7 +320,12 @@ void PipelineModel::Retrain() {
   o.sample_size = static_cast<int>(std::min<std::size_t>(options_.forest_sample_size, forest_rows_.size()));
   std::mt19937_64 rng(options_.seed + 7919 * ++retrains_);
   auto fitted = IsolationForest::Fit(FeatureMatrix{values, forest_rows_.size(), kForestCols}, o, rng);
-  if (fitted) forest_ = std::move(*fitted);
+  if (fitted) {
+    // A model scores one run at a time and the detector keeps one per
+    // pipeline: the nodes alone (~100 KiB) instead of the batch tables.
+    fitted->Compact();
+    forest_ = std::move(*fitted);
+  }
 }
 
 void PipelineModel::Learn(const RunFeatures& f, const Verdict& v) {
@@ -578,6 +583,7 @@ Result<PipelineModel> PipelineModel::Deserialize(std::string_view text, const De
     auto forest = IsolationForest::Deserialize(*bytes);
     if (!forest) return forest.status().WithContext("pipeline model forest");
     if (forest->num_features() != kForestCols) return bad("forest");
+    forest->Compact();
     m.forest_ = std::move(*forest);
   }
   return m;

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "support/batch_matcher.h"
 #include "cicd/detector/history.h"
 #include "cicd/detector/service.h"
 
@@ -97,7 +98,7 @@ class FakePrometheus {
     // A HistoryQuery: "...{MATCHER}...)[WINDOWms:STEPms]".
     const auto open = promql.rfind('[');
     const double window = std::stod(promql.substr(open + 1)) / 1000.0;
-    const std::set<std::string> only = MatchedPipelines(promql);
+    const std::set<std::string> only = cicd::testing::PipelinesOfBatchMatcher(promql);
     const double now = ToUnixSeconds(at);
     const double from = now - window;
     std::map<std::map<std::string, std::string>, std::vector<PromSample>> series;
@@ -130,34 +131,6 @@ class FakePrometheus {
   std::size_t non_finite_ = 0;
   std::size_t queries_ = 0;
   std::size_t history_queries_ = 0;
-
-  // The pipelines of a BatchMatcher's `pipeline=~"a|b"` (empty = all).
-  static std::set<std::string> MatchedPipelines(const std::string& promql) {
-    std::set<std::string> out;
-    const std::string key = "pipeline=~\"";
-    auto b = promql.find(key);
-    if (b == std::string::npos) return out;
-    b += key.size();
-    std::string cur;
-    for (std::size_t i = b; i < promql.size(); ++i) {
-      const char c = promql[i];
-      if (c == '\\') {
-        ++i;  // PromQL escape of the RE2 escape: skip both backslashes
-        if (i + 1 < promql.size() && promql[i] == '\\') ++i;
-        cur += promql[i];
-        continue;
-      }
-      if (c == '"') break;
-      if (c == '|') {
-        out.insert(cur);
-        cur.clear();
-        continue;
-      }
-      cur += c;
-    }
-    out.insert(cur);
-    return out;
-  }
 };
 
 // 600 s +- 10 s runs every hour, ending `end` seconds.

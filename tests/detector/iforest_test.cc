@@ -135,6 +135,23 @@ TEST(IsolationForestTest, ScoreRowMatchesBatchScoresExactly) {
   }
 }
 
+TEST(IsolationForestTest, CompactedForestScoresExactlyTheSame) {
+  const Data d = Gaussian(2000, 5, 21);
+  const IsolationForest f = FitOrDie(d);
+  IsolationForest compact = f;
+  compact.Compact();
+  EXPECT_TRUE(compact.compacted());
+  EXPECT_FALSE(f.compacted());
+  // Points outside the training range too, where paths end early.
+  Data probe = Gaussian(500, 5, 22);
+  for (double& v : probe.values) v *= 3;
+  EXPECT_EQ(ScoresOrDie(compact, d), ScoresOrDie(f, d));
+  EXPECT_EQ(ScoresOrDie(compact, probe), ScoresOrDie(f, probe));
+  const std::span<const double> row(probe.values.data(), 5);
+  EXPECT_EQ(*compact.ScoreRow(row), *f.ScoreRow(row));
+  EXPECT_EQ(compact.Serialize(), f.Serialize());
+}
+
 TEST(IsolationForestTest, ConstantDataGivesEqualScores) {
   // Every feature constant: each tree is a single leaf of psi points, so
   // E(h) = c(psi) and the score is 2^-1 (up to the float the leaf stores).

@@ -107,6 +107,14 @@ class IsolationForest {
   // plus a header of 32 + 4 * num_trees() bytes).
   std::size_t num_nodes() const { return nodes_.size(); }
 
+  // Frees the unrolled scoring tables (about 3 KiB a tree at psi = 256, 300
+  // KiB for 100 trees) and keeps only the fitted nodes (8 bytes a node):
+  // scoring then walks the nodes, with the same scores at a fraction of the
+  // batch speed. For models kept by the thousand that score a row at a time.
+  // Not thread-safe against concurrent scoring (it is not const).
+  void Compact();
+  bool compacted() const { return split_.empty(); }
+
   // A self-contained binary encoding: magic, format version, the trees and a
   // checksum. Deserialize(Serialize()) scores exactly like the original.
   std::string Serialize() const;
