@@ -11,6 +11,8 @@ packages=(
   libyaml-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev libssl-dev zlib1g-dev
   # real peers for integration tests and the demo
   prometheus prometheus-alertmanager curl python3 chromium
+  # compose file validation (tests/integration/compose_test.sh)
+  docker-compose python3-yaml
 )
 
 missing=()
@@ -20,8 +22,25 @@ for p in "${packages[@]}"; do
   fi
 done
 
+# Node.js and npm type-check the Grafana dashboards (tests/dashboards). The
+# machines come with Node.js; Debian's packages only when it is missing.
+if ! command -v npm >/dev/null 2>&1; then missing+=(nodejs npm); fi
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+# npm packages pinned by tests/dashboards/package-lock.json; reinstalled only
+# when the lock file changed.
+install_npm() {
+  local dir=$root/tests/dashboards
+  if [[ -f $dir/node_modules/.package-lock.json && $dir/node_modules/.package-lock.json -nt $dir/package-lock.json ]]; then
+    return 0
+  fi
+  echo "install-deps: npm ci in tests/dashboards"
+  npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error
+}
+
 if ((${#missing[@]} == 0)); then
   echo "install-deps: all ${#packages[@]} packages present"
+  install_npm
   exit 0
 fi
 
@@ -42,3 +61,4 @@ remove_policy() { if ((added_policy)); then "${sudo_cmd[@]}" rm -f "$policy"; fi
 trap remove_policy EXIT
 "${sudo_cmd[@]}" apt-get update -qq
 "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+install_npm

@@ -83,20 +83,6 @@ wait_http "$D/health"
 start exporter "$exp" --config.file="$WORK/exporter.yml"
 wait_http "http://127.0.0.1:$exp_port/-/ready"
 
-# Query Prometheus: prints the number of series of an instant query.
-prom_count() {
-  curl -fsS -G "$P/api/v1/query" --data-urlencode "query=$1" \
-    | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["data"]["result"]))'
-}
-wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
-  local limit=$1 what=$2 i
-  shift 2
-  for ((i = 0; i < limit * 2; i++)); do
-    if "$@" >/dev/null 2>&1; then return 0; fi
-    sleep 0.5
-  done
-  fail "timed out ($limit s) waiting for $what"
-}
 trained() { curl -fsS "$D/api/v1/status" | grep -q '"state":"ready"'; }
 wait_for 30 "the model trained from the backfilled history" trained
 grep -q 'msg="training done" pipelines=1' "$WORK/detector1.log" || fail "no training log line"

@@ -46,6 +46,24 @@ wait_http() {
   fail "timed out waiting for $url"
 }
 
+# Number of series an instant query returns from the Prometheus at $P.
+prom_count() {
+  curl -fsS -G "$P/api/v1/query" --data-urlencode "query=$1" \
+    | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["data"]["result"]))'
+}
+
+# Polls COMMAND every 0.5 s until it succeeds, or fails the test.
+#   wait_for SECONDS DESCRIPTION COMMAND...
+wait_for() {
+  local limit=$1 what=$2 i
+  shift 2
+  for ((i = 0; i < limit * 2; i++)); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 0.5
+  done
+  fail "timed out ($limit s) waiting for $what"
+}
+
 # Writes N normal hourly runs (~600 s) of pipeline org/app/ci to FILE as run
 # records; with SLOW, one more run of SLOW seconds starts 10 min after the
 # last one finished (the run a test expects to be judged anomalous).
