@@ -2,14 +2,13 @@
 # config/alertmanager.yml and its templates with the real Alertmanager 0.25:
 # amtool accepts them; alerts shaped like rules/cicd-alerts.rules.yml produces
 # reach a Slack-shaped sink, a generic webhook sink and an SMTP sink
-# (tests/support/sinks.py) with the pipeline, kind, severity, reasons and
+# (scripts/sinks.py) with the pipeline, kind, severity, reasons and
 # links; warnings send no email; the inhibition rules hold; resolved alerts
 # are announced; the secrets read from files never show in Alertmanager's
 # log or API.
 source "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
 CONF="$CICD_SOURCE_DIR/config/alertmanager.yml"
-TMPL_DIR="$CICD_SOURCE_DIR/config/alertmanager/templates"
 
 # 1. The repository's config checks clean, from another working directory:
 # its relative templates glob resolves against the config file's folder.
@@ -37,7 +36,7 @@ printf 'http://127.0.0.1:%s/services/T0CICD/B0CICD/%s\n' "$slack_port" "$SLACK_T
 printf '%s\n' "$SMTP_SECRET" >"$WORK/secrets/smtp_password"
 printf '%s\n' "$WEBHOOK_TOKEN" >"$WORK/secrets/webhook_token"
 
-start sinks "$PY" "$CICD_SOURCE_DIR/tests/support/sinks.py" --dir "$WORK/out" \
+start sinks "$PY" "$CICD_SOURCE_DIR/scripts/sinks.py" --dir "$WORK/out" \
   --slack-port "$slack_port" --webhook-port "$webhook_port" --smtp-port "$smtp_port"
 sinks_pid=${PIDS[-1]}
 for ((i = 0; i < 100; i++)); do
@@ -52,33 +51,9 @@ grep -q "^ready slack=$slack_port webhook=$webhook_port smtp=$smtp_port" "$WORK/
 # none), webhook URL; group_wait/group_interval shortened to 1s for the test
 # only. Routing, receivers, templates and inhibition stay the repository's:
 # every other line must be identical, and the routing trees must match.
-mkdir -p "$WORK/am/alertmanager"
-ln -s "$TMPL_DIR" "$WORK/am/alertmanager/templates"
-"$PY" - "$CONF" "$WORK/am/alertmanager.yml" "$WORK/secrets" "$smtp_port" "$webhook_port" <<'PY' \
-  || fail "could not rewrite the config"
-import re, sys
-src, dst, secrets, smtp_port, webhook_port = sys.argv[1:]
-rewrites = [  # (pattern, replacement, expected number of lines)
-    (r"/etc/alertmanager/secrets/", secrets + "/", 3),
-    (r"(smtp_smarthost:\s*)\S+", r"\g<1>127.0.0.1:" + smtp_port, 1),
-    (r"(smtp_require_tls:\s*)true", r"\g<1>false", 1),
-    (r"(- url:\s*)https://\S+", r"\g<1>http://127.0.0.1:" + webhook_port + "/alertmanager", 1),
-    (r"(group_wait:\s*)\S+", r"\g<1>1s", 1),
-    (r"(group_interval:\s*)\S+", r"\g<1>1s", 1),
-]
-out, hits = [], [0] * len(rewrites)
-for line in open(src):
-    if not line.lstrip().startswith("#"):
-        for i, (pat, rep, _) in enumerate(rewrites):
-            new = re.sub(pat, rep, line)
-            if new != line:
-                hits[i] += 1
-                line = new
-    out.append(line)
-for (pat, _, want), got in zip(rewrites, hits):
-    assert got == want, "pattern %r matched %d lines, want %d" % (pat, got, want)
-open(dst, "w").writelines(out)
-PY
+"$PY" "$CICD_SOURCE_DIR/scripts/local_alertmanager.py" "$CONF" "$WORK/am" --secrets "$WORK/secrets" \
+  --smtp-port "$smtp_port" --webhook-port "$webhook_port" --fast 2>"$WORK/render.err" \
+  || fail "could not rewrite the config: $(cat "$WORK/render.err")"
 amtool config routes --config.file="$CONF" >"$WORK/routes.repo" 2>/dev/null
 amtool config routes --config.file="$WORK/am/alertmanager.yml" >"$WORK/routes.test" 2>/dev/null
 diff -u "$WORK/routes.repo" "$WORK/routes.test" >/dev/null || fail "the test copy routes differently"

@@ -1,14 +1,36 @@
 #!/usr/bin/env bash
-# README's first command, run non-interactively on a free port: it must start
-# the exporter on the bundled history, say where /metrics is, report progress
-# and stop everything it started.
+# README's first command, run non-interactively (scripts/demo.sh --no-build on
+# free ports): on the bundled history it must train the detector, print the
+# injected queue anomaly of julialang/julia/doctest with its reasons and the
+# alert Alertmanager delivered for it, with the URLs; then Ctrl-C (SIGINT to
+# its process group, as a terminal sends) must stop every process it started
+# and remove its files.
 source "$(dirname "$0")/lib.sh"
-port=$(free_port)
-BUILD_DIR=$CICD_BUILD_DIR timeout 60 "$CICD_SOURCE_DIR/scripts/demo.sh" --no-build --duration 3 --port "$port" >"$WORK/demo.out" 2>&1 \
-  || fail "demo failed: $(cat "$WORK/demo.out")"
-grep -q "metrics:  http://127.0.0.1:$port/metrics" "$WORK/demo.out" || fail "no metrics URL printed"
-grep -Eq 'pipelines=[1-9][0-9]* runs counted since start=[1-9]' "$WORK/demo.out" || fail "no progress: $(cat "$WORK/demo.out")"
-if curl -fsS -o /dev/null "http://127.0.0.1:$port/-/healthy" 2>/dev/null; then
-  fail "the demo left its exporter running"
-fi
+
+BUILD_DIR=$CICD_BUILD_DIR setsid "$CICD_SOURCE_DIR/scripts/demo.sh" --no-build --free-ports \
+  >"$WORK/demo.out" 2>&1 &
+demo=$!
+PIDS+=("$demo")
+alerted() { grep -q "ALERT delivered to the webhook sink: CICDRunAnomalous julialang/julia/doctest" "$WORK/demo.out"; }
+wait_for 150 "the doctest queue alert in the demo's output" alerted
+kill -INT -- "-$demo"
+for ((i = 0; i < 100; i++)); do kill -0 "$demo" 2>/dev/null || break; sleep 0.2; done
+kill -0 "$demo" 2>/dev/null && fail "the demo did not stop on SIGINT"
+out=$(cat "$WORK/demo.out")
+
+grep -q "detector trained 8 pipelines" <<<"$out" || fail "no training line: $out"
+grep -Eq "ANOMALY julialang/julia/doctest run 52946: queue \(critical" <<<"$out" || fail "no queue anomaly: $out"
+grep -Eq "why: queued 360s, usual .* \(median 12s\)" <<<"$out" || fail "no reasons: $out"
+grep -Eq "doctest \(critical, [0-9.]+ s after the run finished\)" <<<"$out" || fail "no delivery delay: $out"
+for url in "detector status page  http://127.0.0.1:" "Prometheus            http://127.0.0.1:" \
+  "Alertmanager          http://127.0.0.1:"; do
+  grep -qF "$url" <<<"$out" || fail "URL not printed: $url"
+done
+grep -q "stopped everything the demo started" <<<"$out" || fail "no cleanup: $out"
+work=$(sed -n 's/^==> writing configs into //p' <<<"$out")
+[[ -n $work && ! -e $work ]] || fail "the demo left $work behind"
+for port in $(grep -Eo '127\.0\.0\.1:[0-9]+' <<<"$out" | sort -u | cut -d: -f2); do
+  if curl -fsS -o /dev/null "http://127.0.0.1:$port/" 2>/dev/null; then fail "port $port still answers"; fi
+done
+if pgrep -f -- "$work" >/dev/null; then fail "processes of the demo still run: $(pgrep -af -- "$work")"; fi
 echo "demo_test: ok"

@@ -30,7 +30,7 @@ When all servers listen it prints one line to stdout and flushes it:
 Exits 0 on SIGTERM or SIGINT.
 
 Usage:
-  /usr/bin/python3 tests/support/sinks.py --dir OUT --slack-port 9811 \\
+  /usr/bin/python3 scripts/sinks.py --dir OUT --slack-port 9811 \\
       --webhook-port 9812 --smtp-port 9825
   then point Alertmanager at http://127.0.0.1:9811/services/T/B/x (Slack
   api_url), http://127.0.0.1:9812/ (webhook url), 127.0.0.1:9825 (smarthost).
