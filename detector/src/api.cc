@@ -181,11 +181,13 @@ WebResponse Train(Service& service, const WebRequest& req) {
   auto body = ParseNumberBody(req.body, {{"days", 0.01, 400}, {"contamination", 0.0001, 0.5}});
   if (!body) return WebResponse::JsonError(400, body.status().message());
   const Millis history = body->count("days") ? Days(body->at("days")) : service.config().schedule.history;
-  if (!service.StartTraining(history)) return WebResponse::JsonError(409, "a training is already running");
-  boost::json::object o{{"status", "accepted"}, {"history", FormatDuration(history)}};
-  if (body->count("contamination")) {
-    o["note"] = "contamination is not used: the forest alerts at detection.forest_threshold";
+  std::optional<double> contamination;
+  if (body->count("contamination")) contamination = body->at("contamination");
+  if (!service.StartTraining(history, contamination)) {
+    return WebResponse::JsonError(409, "a training is already running");
   }
+  boost::json::object o{{"status", "accepted"}, {"history", FormatDuration(history)}};
+  if (contamination) o["contamination"] = *contamination;
   return Json(202, o);
 }
 

@@ -257,16 +257,16 @@ Verdict PipelineModel::Judge(const RunRecord& run, const RunFeatures& f) {
   if (found.empty() && forest_) {
     const auto row = ForestRow(f);
     auto score = forest_->ScoreRow(row);
-    if (score && *score >= options_.forest_threshold) {
+    if (score && *score >= forest_threshold()) {
       char buf[96];
       std::snprintf(buf, sizeof buf, "unusual combination of features: isolation forest score %.2f (alert at %.2f)",
-                    *score, options_.forest_threshold);
+                    *score, forest_threshold());
       std::string why = buf;
       if (f.duration) why += "; duration " + Num(*f.duration) + "s (median " + Num(duration_.Median()) + "s)";
       if (f.queue) why += "; queued " + Num(*f.queue) + "s (median " + Num(queue_.Median()) + "s)";
       if (f.tests_total) why += "; tests " + Num(*f.tests_total) + " (median " + Num(tests_.Median()) + ")";
       if (f.tests_failed) why += ", " + Num(*f.tests_failed) + " failed";
-      found.push_back({"multivariate", *score / options_.forest_threshold, why});
+      found.push_back({"multivariate", *score / forest_threshold(), why});
     }
   }
   ++runs_since_alert_;
@@ -310,7 +310,7 @@ std::array<double, PipelineModel::kForestCols> PipelineModel::ForestRow(const Ru
           or_median(f.tests_total, tests_), f.tests_failed.value_or(0), f.failed ? 1.0 : 0.0};
 }
 
-void PipelineModel::Retrain() {
+void PipelineModel::Retrain(std::optional<double> contamination) {
   if (!options_.forest || runs_seen_ < options_.min_runs || forest_rows_.size() < options_.min_runs) return;
   std::vector<double> values;
   values.reserve(forest_rows_.size() * kForestCols);
@@ -320,12 +320,20 @@ void PipelineModel::Retrain() {
   o.sample_size = static_cast<int>(std::min<std::size_t>(options_.forest_sample_size, forest_rows_.size()));
   std::mt19937_64 rng(options_.seed + 7919 * ++retrains_);
   auto fitted = IsolationForest::Fit(FeatureMatrix{values, forest_rows_.size(), kForestCols}, o, rng);
-  if (fitted) {
-    // A model scores one run at a time and the detector keeps one per
-    // pipeline: the nodes alone (~100 KiB) instead of the batch tables.
-    fitted->Compact();
-    forest_ = std::move(*fitted);
+  if (!fitted) return;
+  forest_cutoff_.reset();
+  if (contamination) {
+    auto scores = fitted->Score(FeatureMatrix{values, forest_rows_.size(), kForestCols});
+    if (scores && !scores->empty()) {
+      const auto k = static_cast<std::size_t>(std::floor((1.0 - *contamination) * (scores->size() - 1)));
+      std::nth_element(scores->begin(), scores->begin() + k, scores->end());
+      forest_cutoff_ = std::max(0.5, (*scores)[k]);
+    }
   }
+  // A model scores one run at a time and the detector keeps one per
+  // pipeline: the nodes alone (~100 KiB) instead of the batch tables.
+  fitted->Compact();
+  forest_ = std::move(*fitted);
 }
 
 void PipelineModel::Learn(const RunFeatures& f, const Verdict& v) {
@@ -519,6 +527,7 @@ std::string PipelineModel::Serialize() const {
   }
   o["forest_rows"] = std::move(rows);
   if (forest_) o["forest"] = Hex(forest_->Serialize());
+  if (forest_cutoff_) o["forest_cutoff"] = *forest_cutoff_;
   o["retrains"] = retrains_;
   o["open_kind"] = open_kind_;
   o["runs_since_alert"] = runs_since_alert_;
@@ -585,6 +594,11 @@ Result<PipelineModel> PipelineModel::Deserialize(std::string_view text, const De
     if (forest->num_features() != kForestCols) return bad("forest");
     forest->Compact();
     m.forest_ = std::move(*forest);
+  }
+  if (json::Find(v, "forest_cutoff") != nullptr) {
+    auto cutoff = json::GetNumber(v, "forest_cutoff");
+    if (!cutoff || !(*cutoff >= 0.5 && *cutoff <= 1.0)) return bad("forest_cutoff");
+    m.forest_cutoff_ = *cutoff;
   }
   return m;
 }

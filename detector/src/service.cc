@@ -213,7 +213,7 @@ Result<std::vector<std::string>> Service::TrainingBatches(Millis range, TimePoin
   return batches;
 }
 
-Result<TrainSummary> Service::Train(Millis history) {
+Result<TrainSummary> Service::Train(Millis history, std::optional<double> contamination) {
   std::lock_guard train_lock(train_mu_);
   const TimePoint now = deps_.clock->Now();
   // Pipelines are read and trained a batch at a time, so the runs held at
@@ -243,7 +243,7 @@ Result<TrainSummary> Service::Train(Millis history) {
         st.recent.push_back({*r->finished_at, r->duration_seconds.value_or(0), v.anomalous});
         if (st.recent.size() > kRecentRuns) st.recent.pop_front();
       }
-      st.model->Retrain();
+      st.model->Retrain(contamination);
       st.samples = runs.size();
       st.trained_at = now;
       st.last_finished = *runs.back()->finished_at;
@@ -291,13 +291,13 @@ Result<TrainSummary> Service::Train(Millis history) {
   return summary;
 }
 
-bool Service::StartTraining(Millis history) {
+bool Service::StartTraining(Millis history, std::optional<double> contamination) {
   bool expected = false;
   if (!training_.compare_exchange_strong(expected, true)) return false;
   std::lock_guard lock(thread_mu_);
   if (train_thread_.joinable()) train_thread_.join();
-  train_thread_ = std::thread([this, history] {
-    auto r = Train(history);
+  train_thread_ = std::thread([this, history, contamination] {
+    auto r = Train(history, contamination);
     if (!r) LogWarn("training failed; keeping the previous models", {{"err", r.status()}});
     training_ = false;
   });

@@ -123,7 +123,7 @@ TEST_F(ApiTest, TrainStartsInTheBackground) {
   auto r = Call("POST", "/api/v1/train", R"({"days":30,"contamination":0.1})");
   EXPECT_EQ(r.status, 202) << r.FullBody();
   EXPECT_EQ(json::GetString(Body(r), "history"), "30d");
-  EXPECT_TRUE(json::GetString(Body(r), "note").has_value());
+  EXPECT_EQ(json::GetNumber(Body(r), "contamination"), 0.1);
 }
 
 TEST_F(ApiTest, PipelineCollectsTrainsAndDetects) {

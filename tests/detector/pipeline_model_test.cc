@@ -226,5 +226,29 @@ TEST(PipelineModelForest, ForestVerdictWhenNoSingleFeatureAlerts) {
   EXPECT_NE(v.reasons[0].find("queued 55s"), std::string::npos) << v.reasons[0];
 }
 
+TEST(PipelineModelForest, ContaminationSetsTheCutoffFromTrainingScores) {
+  DetectionOptions o;
+  PipelineModel m(o);
+  std::mt19937_64 rng(5);
+  std::normal_distribution<double> noise(0, 1);
+  for (int i = 0; i < 200; ++i) {
+    RunRecord r = MakeRun(i, 600 + 10 * noise(rng));
+    r.queue_seconds = 10 + noise(rng);
+    m.Process(r);
+  }
+  m.Retrain();
+  EXPECT_EQ(m.forest_threshold(), o.forest_threshold);  // without: the configured 0.8
+  m.Retrain(0.2);
+  const double cutoff = m.forest_threshold();
+  EXPECT_GE(cutoff, 0.5);
+  EXPECT_LT(cutoff, o.forest_threshold);  // a fifth of these clean runs score above it
+  // Kept across persistence, dropped by a retrain without contamination.
+  auto restored = PipelineModel::Deserialize(m.Serialize(), o);
+  ASSERT_TRUE(restored.ok()) << restored.status().ToString();
+  EXPECT_EQ(restored->forest_threshold(), cutoff);
+  m.Retrain();
+  EXPECT_EQ(m.forest_threshold(), o.forest_threshold);
+}
+
 }  // namespace
 }  // namespace cicd::detector

@@ -49,8 +49,14 @@ class PipelineModel {
 
   // Refits the isolation forest on the runs learnt so far (the scheduled
   // retrain). No-op below min_runs or with forest disabled. Deterministic
-  // for a given history and options.seed.
-  void Retrain();
+  // for a given history and options.seed. With `contamination` (the share
+  // of anomalous runs expected in the history, in (0, 0.5]), the forest
+  // alerts above the (1 - contamination) quantile of its own training
+  // scores (at least 0.5) instead of options.forest_threshold; the cutoff is
+  // kept until a retrain without it.
+  void Retrain(std::optional<double> contamination = std::nullopt);
+  // The forest score at which a run is "multivariate".
+  double forest_threshold() const { return forest_cutoff_.value_or(options_.forest_threshold); }
   bool has_forest() const { return forest_.has_value(); }
 
   // Stuck check for a run still active at `now` (std::nullopt when fine or
@@ -98,6 +104,7 @@ class PipelineModel {
   std::array<double, kForestCols> ForestRow(const RunFeatures& f) const;
   std::deque<std::array<double, kForestCols>> forest_rows_;
   std::optional<IsolationForest> forest_;
+  std::optional<double> forest_cutoff_;  // from Retrain(contamination)
   std::size_t retrains_ = 0;
   std::string open_kind_;                // kind of the last alert
   std::size_t runs_since_alert_ = 0;

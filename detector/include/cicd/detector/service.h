@@ -132,10 +132,11 @@ class Service {
   Status Save();
 
   // Reads `history` of runs and refits every owned pipeline's model.
-  // Synchronous; serialised with other trainings.
-  Result<TrainSummary> Train(Millis history);
+  // Synchronous; serialised with other trainings; detection and serving go
+  // on meanwhile. `contamination`: see PipelineModel::Retrain.
+  Result<TrainSummary> Train(Millis history, std::optional<double> contamination = std::nullopt);
   // Train on a background thread. False (and nothing started) when one runs.
-  bool StartTraining(Millis history);
+  bool StartTraining(Millis history, std::optional<double> contamination = std::nullopt);
   bool training() const { return training_.load(); }
 
   // Judges the runs finished since each model's newest run, and the active
