@@ -13,6 +13,8 @@ packages=(
   prometheus prometheus-alertmanager curl python3 chromium
   # compose file validation (tests/integration/compose_test.sh)
   docker-compose python3-yaml
+  # self-signed certificates for the TLS test
+  openssl
 )
 
 missing=()
