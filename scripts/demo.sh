@@ -95,6 +95,8 @@ wait_http() {  # wait_http NAME URL
 }
 
 echo "==> writing configs into $work"
+# One anchor for backfill and serve: both place every run at the same time.
+anchor=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 cat >"$work/exporter.yml" <<EOF
 web:
   listen_address: "127.0.0.1:$exp_port"
@@ -107,6 +109,7 @@ sources:
     file: $runs
     speed: $speed
     live_from: $live_from
+    anchor: $anchor
     poll_interval: 1s
     initial_lookback: 1m
 EOF

@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # The detector's status page (GET /) in a real browser: headless Chromium
 # (Debian's chromium package) renders the page served by a detector that
-# trained from a backfilled history in a real Prometheus. The rendered DOM has
-# the title, the pipeline and its inline SVG chart; the screenshot is kept as
-# $CICD_BUILD_DIR/status_page.png (the test's artifact).
+# trained from a backfilled history in a real Prometheus and then judged a
+# slow run played live. The rendered DOM has the title, the pipeline, its
+# inline SVG chart with the anomalous run marked, and the anomaly with its
+# reason; the screenshot is kept as $CICD_BUILD_DIR/status_page.png (the
+# test's artifact).
 source "$(dirname "$0")/lib.sh"
 det="$CICD_BIN/cicd-detector"
 command -v chromium >/dev/null || fail "chromium not installed (scripts/install-deps.sh)"
 
-# 40 normal hourly runs of ~600 s, all backfilled.
-write_hourly_runs "$WORK/runs.jsonl" 40
+# 40 normal hourly runs of ~600 s, backfilled, then one of 3000 s played live.
+write_hourly_runs "$WORK/runs.jsonl" 40 3000
 
 exp_port=$(free_port)
 prom_port=$(free_port)
@@ -21,8 +23,10 @@ sources:
   - type: replay
     name: replay
     file: $WORK/runs.jsonl
-    live_from: 1.0
+    live_from: 0.975
+    speed: 200
     initial_lookback: 2d
+    poll_interval: 1s
 YAML
 backfill_tsdb "$WORK/exporter.yml"
 
@@ -30,6 +34,8 @@ cat >"$WORK/prometheus.yml" <<YAML
 global:
   scrape_interval: 1s
 scrape_configs:
+  - job_name: exporter
+    static_configs: [{targets: ["127.0.0.1:$exp_port"]}]
   - job_name: detector
     static_configs: [{targets: ["127.0.0.1:$det_port"]}]
 YAML
@@ -60,6 +66,9 @@ for ((i = 0; i < 60; i++)); do
   sleep 0.5
 done
 trained || fail "the model did not train from the backfilled history: $(cat "$WORK/detector.log")"
+start exporter "$CICD_BIN/cicd-exporter" --config.file="$WORK/exporter.yml"
+slow_judged() { curl -fsS "$D/api/v1/anomalies?hours=1" | grep -q '"kind":"slow"'; }
+wait_for 60 "the live slow run judged anomalous" slow_judged
 curl -fsS "$D/" | grep -q "<svg" || fail "status page without a chart (before the browser)"
 
 # Headless Chromium, offline: no background networking, a fresh profile per run.
@@ -80,6 +89,8 @@ grep -q "<h1>cicd-detector</h1>" "$dom" || fail "rendered DOM has no heading"
 grep -q "<svg" "$dom" || fail "rendered DOM has no <svg>"
 grep -q "<circle" "$dom" || fail "rendered chart has no points"
 grep -q "org/app/ci" "$dom" || fail "rendered DOM does not name the pipeline"
+grep -q '<circle[^>]*class="anomalous"' "$dom" || fail "the chart does not mark the anomalous run"
+grep -q "duration 3000s" "$dom" || fail "the page does not show the anomaly's reason"
 
 shot="$CICD_BUILD_DIR/status_page.png"
 rm -f "$shot"

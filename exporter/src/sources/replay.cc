@@ -21,6 +21,11 @@ SourceFactory ParseReplayConfig(YamlMap& y, SourceCommon& common) {
   if (s.file.empty()) y.Fail("file", "required field is missing");
   s.speed = y.Double("speed", s.speed, 0.001, 1e7);
   s.live_from = y.Double("live_from", s.live_from, 0.0, 1.0);
+  if (y.Has("anchor")) {
+    auto t = ParseRfc3339(y.String("anchor", ""));
+    if (!t) y.Fail("anchor", "want an RFC 3339 time such as 2025-02-04T12:00:00Z: " + t.status().message());
+    s.anchor = *t;
+  }
   (void)common;
   return [s](const SourceCommon& c, const SourceDeps& deps) -> std::unique_ptr<Source> {
     return std::make_unique<ReplaySource>(c, s, deps.clock);
@@ -104,7 +109,8 @@ ReplaySource::ReplaySource(const SourceCommon& common, const ReplaySettings& set
   LogInfo("replay file loaded", {{"source", name_},
                                  {"runs", parsed.runs.size()},
                                  {"skipped", parsed.errors.size()}});
-  timeline_ = std::make_unique<ReplayTimeline>(std::move(parsed.runs), clock_->Now(), settings_);
+  timeline_ = std::make_unique<ReplayTimeline>(std::move(parsed.runs), settings_.anchor.value_or(clock_->Now()),
+                                               settings_);
 }
 
 Result<PollResult> ReplaySource::Poll(TimePoint since) {

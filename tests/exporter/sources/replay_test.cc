@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "cicd/exporter/config.h"
 #include "support/fixtures.h"
 
 namespace cicd::exporter {
@@ -14,7 +15,7 @@ std::vector<RunRecord> Runs() {
 }
 
 TEST(ReplayTimeline, WholeHistoryInThePastEndsNow) {
-  ReplayTimeline t(Runs(), kStart, ReplaySettings{"", 1.0, 1.0});
+  ReplayTimeline t(Runs(), kStart, ReplaySettings{"", 1.0, 1.0, std::nullopt});
   ASSERT_EQ(t.size(), 5u);
   PollResult all = t.At(kStart - std::chrono::hours(24), kStart);
   ASSERT_EQ(all.finished.size(), 5u);
@@ -32,7 +33,7 @@ TEST(ReplayTimeline, WholeHistoryInThePastEndsNow) {
 
 TEST(ReplayTimeline, LivePartPlaysFasterAndShowsActiveRuns) {
   // Cut after 40% of the runs (2 of 5): run 2 finishes at start.
-  ReplayTimeline t(Runs(), kStart, ReplaySettings{"", 60.0, 0.4});
+  ReplayTimeline t(Runs(), kStart, ReplaySettings{"", 60.0, 0.4, std::nullopt});
   PollResult at_start = t.At(kStart - std::chrono::hours(24), kStart);
   EXPECT_EQ(at_start.finished.size(), 2u);
   // Run 3 starts 48 min after the cut (12:00:20 vs 11:12:05): 48.25 s at 60x.
@@ -54,7 +55,7 @@ TEST(ReplaySource, SkipsMalformedLinesAndServes) {
   FakeClock clock(kStart);
   SourceCommon common;
   common.name = "demo";
-  ReplaySource src(common, ReplaySettings{testing::FixturePath("edge_replay_runs.jsonl"), 1.0, 1.0},
+  ReplaySource src(common, ReplaySettings{testing::FixturePath("edge_replay_runs.jsonl"), 1.0, 1.0, std::nullopt},
                    &clock);
   auto polled = src.Poll(kStart - std::chrono::hours(24));
   ASSERT_TRUE(polled.ok());
@@ -65,10 +66,37 @@ TEST(ReplaySource, MissingFileFailsEveryPoll) {
   FakeClock clock(kStart);
   SourceCommon common;
   common.name = "demo";
-  ReplaySource src(common, ReplaySettings{"/nonexistent/runs.jsonl", 1.0, 1.0}, &clock);
+  ReplaySource src(common, ReplaySettings{"/nonexistent/runs.jsonl", 1.0, 1.0, std::nullopt}, &clock);
   auto polled = src.Poll(kStart);
   ASSERT_FALSE(polled.ok());
   EXPECT_NE(polled.status().message().find("/nonexistent/runs.jsonl"), std::string::npos);
+}
+
+TEST(ReplaySource, AnchorPlacesTheCutAtAFixedTime) {
+  // The clock is an hour past the anchor: the newest past run still
+  // finished at the anchor, as a backfill made at the anchor placed it.
+  FakeClock clock(kStart + std::chrono::hours(1));
+  SourceCommon common;
+  common.name = "demo";
+  const ReplaySettings settings{testing::FixturePath("edge_replay_runs.jsonl"), 1.0, 1.0, kStart};
+  ReplaySource src(common, settings, &clock);
+  auto polled = src.Poll(kStart - std::chrono::hours(24));
+  ASSERT_TRUE(polled.ok());
+  ASSERT_EQ(polled->finished.size(), 5u);
+  EXPECT_EQ(*polled->finished.back().finished_at, kStart);
+}
+
+TEST(ReplayConfig, AnchorMustBeAnRfc3339Time) {
+  const std::string good = "sources:\n  - type: replay\n    file: x.jsonl\n    anchor: 2026-01-01T00:00:00Z\n";
+  EXPECT_NO_THROW(ParseExporterConfig(good, "c.yml"));
+  const std::string bad = "sources:\n  - type: replay\n    file: x.jsonl\n    anchor: yesterday\n";
+  try {
+    ParseExporterConfig(bad, "c.yml");
+    FAIL() << "no error";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("anchor"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("line 4"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 // history after it plays forward `speed` times faster than real time. Run
 // durations and queue times keep their recorded values.
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,10 @@ struct ReplaySettings {
   std::string file;        // JSONL run records; required
   double speed = 1.0;      // history seconds per real second after the cut
   double live_from = 1.0;  // 1 = the whole history is past; 0 = all plays live
+  // The real time the cut is mapped to; unset = when the source starts. Set
+  // it when `backfill` and `serve` must place the runs at the same times
+  // (otherwise they differ by the time between the two starts).
+  std::optional<TimePoint> anchor;
 };
 
 SourceFactory ParseReplayConfig(YamlMap& yaml, SourceCommon& common);
