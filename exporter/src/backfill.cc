@@ -125,13 +125,31 @@ std::string RenderOpenMetricsBackfill(std::vector<RunRecord> runs, const StoreOp
   const std::string runs_family = FamilyName(metric::kRunsTotal);
   w.Declare(runs_family, "counter", metric::kRunsTotal.help);
   w.Declare(metric::kRunDuration.name, "histogram", metric::kRunDuration.help);
+  w.Declare(metric::kRunQueue.name, "histogram", metric::kRunQueue.help);
+  const std::string tests_family = FamilyName(metric::kTestsTotal);
+  w.Declare(tests_family, "counter", metric::kTestsTotal.help);
   for (const MetricDef& d : {metric::kLastDuration, metric::kLastQueue, metric::kLastFinished,
                              metric::kLastNumber, metric::kLastTests, metric::kLastResult}) {
     w.Declare(d.name, "gauge", d.help);
   }
 
   const std::string kDur = metric::kRunDuration.name;
+  // Writes a histogram's buckets, count and sum as of time t.
+  auto histogram = [&w](const std::string& name, const Labels& series, const std::vector<double>& bounds,
+                        const Histogram& h, TimePoint t) {
+    std::uint64_t cumulative = 0;
+    for (std::size_t i = 0; i <= bounds.size(); ++i) {
+      cumulative += i < h.bucket_counts.size() ? h.bucket_counts[i] : 0;
+      Labels b = series;
+      b.emplace_back("le", i < bounds.size() ? FormatMetricValue(bounds[i]) : "+Inf");
+      w.Sample(name, name + "_bucket", b, static_cast<double>(cumulative), t);
+    }
+    w.Sample(name, name + "_count", series, static_cast<double>(h.count), t);
+    w.Sample(name, name + "_sum", series, h.sum, t);
+  };
   std::map<std::string, ResultAggregate> aggregates;
+  std::map<std::string, Histogram> queues;          // by source, pipeline, branch
+  std::map<std::string, double> tests;              // by source, pipeline, outcome
   for (const RunRecord& r : runs) {
     const TimePoint t = *r.finished_at;
     const std::string branch = options.branches.Fold(r.branch);
@@ -140,20 +158,26 @@ std::string RenderOpenMetricsBackfill(std::vector<RunRecord> runs, const StoreOp
     ++agg.runs;
     if (r.duration_seconds) agg.duration.Observe(options.duration_buckets, *r.duration_seconds);
     w.Sample(runs_family, metric::kRunsTotal.name, series, static_cast<double>(agg.runs), t);
-    std::uint64_t cumulative = 0;
-    for (std::size_t i = 0; i <= options.duration_buckets.size(); ++i) {
-      cumulative += i < agg.duration.bucket_counts.size() ? agg.duration.bucket_counts[i] : 0;
-      Labels b = series;
-      b.emplace_back("le", i < options.duration_buckets.size()
-                               ? FormatMetricValue(options.duration_buckets[i])
-                               : "+Inf");
-      w.Sample(kDur, kDur + "_bucket", b,
-               static_cast<double>(cumulative), t);
+    histogram(kDur, series, options.duration_buckets, agg.duration, t);
+    // The queue histogram and the tests counter count as RunStore::Count
+    // does: an outcome the source did not report is not counted as zero.
+    if (r.queue_seconds) {
+      const Labels q = {{"source", r.source}, {"pipeline", r.pipeline}, {"branch", branch}};
+      Histogram& h = queues[LabelText(q)];
+      h.Observe(options.queue_buckets, *r.queue_seconds);
+      histogram(metric::kRunQueue.name, q, options.queue_buckets, h, t);
     }
-    w.Sample(kDur, kDur + "_count", series,
-             static_cast<double>(agg.duration.count), t);
-    w.Sample(kDur, kDur + "_sum", series,
-             agg.duration.sum, t);
+    if (r.tests_total) {
+      auto count = [&](const char* outcome, std::int64_t n) {
+        const Labels l = {{"source", r.source}, {"pipeline", r.pipeline}, {"outcome", outcome}};
+        double& total = tests[LabelText(l)];
+        total += static_cast<double>(std::max<std::int64_t>(0, n));
+        w.Sample(tests_family, metric::kTestsTotal.name, l, total, t);
+      };
+      if (r.tests_failed && r.tests_skipped) count("passed", *r.tests_total - *r.tests_failed - *r.tests_skipped);
+      if (r.tests_failed) count("failed", *r.tests_failed);
+      if (r.tests_skipped) count("skipped", *r.tests_skipped);
+    }
 
     const Labels base = {{"source", r.source}, {"pipeline", r.pipeline}};
     if (r.duration_seconds) {

@@ -62,5 +62,12 @@ for series in query('cicd_pipeline_last_run_tests{outcome="failed"}[10y]'):
 want_failed = [float(r["tests_failed"]) for r in sorted(runs, key=lambda r: r["finished_at"])
                if r["pipeline"] == "org/app/build" and "tests_failed" in r]
 assert failed == {"org/app/build": want_failed}, f"failed tests {failed}, want {want_failed}"
+# The queue histogram and the tests counter hold every run, as the live
+# exporter's would.
+queued = sum(float(s["value"][1]) for s in query('sum(last_over_time(cicd_pipeline_run_queue_seconds_count[10y]))'))
+want_queued = sum(1 for r in runs if r.get("queue_seconds") is not None)
+assert queued == want_queued and want_queued > 0, f"queue histogram count {queued}, want {want_queued}"
+failed_total = sum(float(s["value"][1]) for s in query('sum(last_over_time(cicd_pipeline_tests_total{outcome="failed"}[10y]))'))
+assert failed_total == sum(want_failed), f"tests_total failed {failed_total}, want {sum(want_failed)}"
 print(f"backfill_roundtrip_test: ok ({len(runs)} runs, failed-test counts {want_failed})")
 PY
