@@ -72,7 +72,11 @@ pick() {  # pick DEFAULT: the default port, or a free one with --free-ports
   port_free "$1" || { echo "demo.sh: port $1 on 127.0.0.1 is in use; rerun with --free-ports" >&2; exit 1; }
   echo "$1"
 }
-prom_port=$(pick 9090) am_port=$(pick 9093) exp_port=$(pick 9801) det_port=$(pick 9802)
+# One assignment per line: set -e sees only the last substitution of a line.
+prom_port=$(pick 9090)
+am_port=$(pick 9093)
+exp_port=$(pick 9801)
+det_port=$(pick 9802)
 P=http://127.0.0.1:$prom_port AM=http://127.0.0.1:$am_port
 E=http://127.0.0.1:$exp_port D=http://127.0.0.1:$det_port
 
@@ -144,7 +148,9 @@ scrape_configs:
     static_configs:
       - targets: ["127.0.0.1:$det_port"]
 EOF
-slack_port=$(free_port) webhook_port=$(free_port) smtp_port=$(free_port)
+slack_port=$(free_port)
+webhook_port=$(free_port)
+smtp_port=$(free_port)
 mkdir -p "$work/secrets" "$work/sinks"
 echo "http://127.0.0.1:$slack_port/services/DEMO/DEMO/demo" >"$work/secrets/slack_webhook_url"
 echo "demo-smtp-password" >"$work/secrets/smtp_password"
@@ -188,5 +194,10 @@ Anomalies and delivered alerts appear below as the history plays
 (Ctrl-C stops everything).
 
 EOF
+# In the background: bash runs the INT/TERM trap (and so the cleanup) at
+# once while it waits, not after a foreground child ends.
 "$PY" "$root/scripts/demo_monitor.py" --detector "$D" --prometheus "$P" --exporter "$E" \
-  --sinks "$work/sinks" --duration "$duration" || true
+  --sinks "$work/sinks" --duration "$duration" &
+monitor=$!
+pids+=("$monitor")
+wait "$monitor" || true

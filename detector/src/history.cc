@@ -90,12 +90,16 @@ History RunsFromLastRunSeries(const LastRunSeries& in) {
   const auto result = Index(in.result);
   // The same run read from two series (backfilled and scraped, or two
   // exporter replicas) is one run.
-  std::map<std::tuple<std::string, std::string, std::string>, std::set<double>> seen;
+  using Run3 = std::tuple<std::string, std::string, std::string>;  // source, pipeline, branch
+  std::map<Run3, std::set<double>> seen, incomplete;
   for (const auto& fs : in.finished.series) {
     const Labels key = JoinKey(fs.labels);
-    auto& seen_here = seen[{Get(key, "source"), Get(key, "pipeline"), Get(key, "branch")}];
+    const Run3 run3{Get(key, "source"), Get(key, "pipeline"), Get(key, "branch")};
+    auto& seen_here = seen[run3];
     for (const PromSample& s : fs.samples) {
-      if (!seen_here.insert(s.v).second) continue;
+      // A run already read complete from another series is not read again;
+      // an incomplete copy does not hide a complete one.
+      if (seen_here.count(s.v) != 0) continue;
       // Finish times outside 1970..2286 cannot be a run (and would overflow
       // the time conversion).
       if (s.v < 0 || s.v > 1e10) {
@@ -132,13 +136,18 @@ History RunsFromLastRunSeries(const LastRunSeries& in) {
         }
       }
       if (!r.duration_seconds || !r.result) {
-        ++out.incomplete;
+        incomplete[run3].insert(s.v);
         continue;
       }
       r.started_at = *r.finished_at - std::chrono::duration_cast<TimePoint::duration>(Seconds(*r.duration_seconds));
       r.run_id = r.number ? std::to_string(*r.number) : "t" + std::to_string(std::llround(s.v));
+      seen_here.insert(s.v);
       out.runs.push_back(std::move(r));
     }
+  }
+  // Incomplete in every series that had it.
+  for (const auto& [run3, values] : incomplete) {
+    for (double v : values) out.incomplete += seen[run3].count(v) == 0 ? 1 : 0;
   }
   std::stable_sort(out.runs.begin(), out.runs.end(),
                    [](const RunRecord& a, const RunRecord& b) { return *a.finished_at < *b.finished_at; });
@@ -151,17 +160,26 @@ std::string HistoryQuery(std::string_view matcher, Millis window, Millis step) {
   // Finish times that differ from one step earlier (or have nothing one step
   // earlier): one point per run however often it was scraped.
   const std::string changed = "(" + f + " unless " + f + " == " + f + " offset " + Ms(step) + ")";
+  // A gauge counts only when its sample is as new as the finish time's: a
+  // backfilled run that did not report it (no staleness marker) would
+  // otherwise show the previous run's sample within the 5 min lookback.
+  // `extra` is the gauge's own label (outcome, result), ignored to match.
+  auto fresh = [&](const char* name, const char* extra) {
+    const std::string x = name + sel;
+    const std::string match = extra ? std::string(" ignoring(") + extra + ") group_left " : std::string(" ");
+    return "(" + x + " unless timestamp(" + x + ") <" + match + "timestamp(" + f + "))";
+  };
   auto field = [](const std::string& expr, const char* name) {
     return std::string("label_replace(") + expr + ", \"" + kFieldLabel + "\", \"" + name +
            "\", \"__name__\", \".*\")";
   };
   const std::string parts[] = {
       field(changed, "finished"),
-      field(kLastDuration + sel + " and " + changed, "duration"),
-      field(kLastQueue + sel + " and " + changed, "queue"),
-      field(kLastNumber + sel + " and " + changed, "number"),
-      field(kLastTests + sel + " and ignoring(outcome) " + changed, "tests"),
-      field("(" + std::string(kLastResult) + sel + " == 1) and ignoring(result) " + changed, "result"),
+      field(fresh(kLastDuration, nullptr) + " and " + changed, "duration"),
+      field(fresh(kLastQueue, nullptr) + " and " + changed, "queue"),
+      field(fresh(kLastNumber, nullptr) + " and " + changed, "number"),
+      field(fresh(kLastTests, "outcome") + " and ignoring(outcome) " + changed, "tests"),
+      field("(" + fresh(kLastResult, "result") + " == 1) and ignoring(result) " + changed, "result"),
   };
   std::string q = "(";
   for (std::size_t i = 0; i < std::size(parts); ++i) {

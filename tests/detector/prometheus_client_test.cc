@@ -154,6 +154,20 @@ TEST(History, OneRunPerDistinctFinishTime) {
   EXPECT_EQ(ToUnixSeconds(*h.runs[1].finished_at), 2000);
 }
 
+TEST(History, AnIncompleteCopyDoesNotHideTheCompleteOne) {
+  LastRunSeries in;
+  // The same run in a backfilled series (no duration) and a scraped one
+  // (job/instance labels, complete): one run, nothing incomplete.
+  in.finished.series = {Series({}, {{1000, 1000}}), Series({{"job", "exporter"}}, {{1010, 1000}})};
+  in.duration.series = {Series({{"job", "exporter"}}, {{1010, 600}})};
+  in.result.series = {Series({{"result", "success"}}, {{1000, 1}}),
+                      Series({{"job", "exporter"}, {"result", "success"}}, {{1010, 1}})};
+  const History h = RunsFromLastRunSeries(in);
+  ASSERT_EQ(h.runs.size(), 1u);
+  EXPECT_EQ(*h.runs[0].duration_seconds, 600);
+  EXPECT_EQ(h.incomplete, 0u);
+}
+
 TEST(History, RunWithoutDurationIsIncomplete) {
   LastRunSeries in;
   in.finished.series = {Series({}, {{1000, 1000}})};

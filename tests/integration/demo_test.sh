@@ -7,7 +7,13 @@
 # and remove its files.
 source "$(dirname "$0")/lib.sh"
 
-BUILD_DIR=$CICD_BUILD_DIR setsid "$CICD_SOURCE_DIR/scripts/demo.sh" --no-build --free-ports \
+# A background job of a non-interactive shell starts with SIGINT ignored,
+# which a bash trap cannot undo: restore the default first, as a terminal
+# session has it, then run the demo as its own process group's leader.
+BUILD_DIR=$CICD_BUILD_DIR python3 -c 'import os, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_DFL)
+os.setsid()
+os.execvp(sys.argv[1], sys.argv[1:])' "$CICD_SOURCE_DIR/scripts/demo.sh" --no-build --free-ports \
   >"$WORK/demo.out" 2>&1 &
 demo=$!
 PIDS+=("$demo")

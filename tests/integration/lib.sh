@@ -8,8 +8,10 @@ PIDS=()
 
 cleanup() {
   local pid
+  # Started with setsid, each is its process group's leader: the group goes,
+  # with any children it started.
   for pid in "${PIDS[@]}"; do
-    kill "$pid" 2>/dev/null || true
+    kill -- "-$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true
   done
   for pid in "${PIDS[@]}"; do
     wait "$pid" 2>/dev/null || true
