@@ -26,6 +26,7 @@ DetectionOptions ParseDetectionOptions(YamlMap& y) {
   o.shift_deviation = y.Double("shift_deviation", o.shift_deviation, 0, 1e6);
   o.forest = y.Bool("forest", o.forest);
   o.forest_threshold = y.Double("forest_threshold", o.forest_threshold, 0.5, 1);
+  o.contamination = y.Double("contamination", o.contamination, 0, 0.5);
   o.forest_trees = static_cast<std::size_t>(y.Int("forest_trees", static_cast<std::int64_t>(o.forest_trees), 1, 10'000));
   o.forest_sample_size = static_cast<std::size_t>(y.Int("forest_sample_size", static_cast<std::int64_t>(o.forest_sample_size), 2, 1'000'000));
   o.retrain_interval = y.Duration("retrain_interval", o.retrain_interval);

@@ -322,10 +322,15 @@ void PipelineModel::Retrain(std::optional<double> contamination) {
   auto fitted = IsolationForest::Fit(FeatureMatrix{values, forest_rows_.size(), kForestCols}, o, rng);
   if (!fitted) return;
   forest_cutoff_.reset();
+  if (!contamination && options_.contamination > 0) contamination = options_.contamination;
   if (contamination) {
     auto scores = fitted->Score(FeatureMatrix{values, forest_rows_.size(), kForestCols});
     if (scores && !scores->empty()) {
-      const auto k = static_cast<std::size_t>(std::floor((1.0 - *contamination) * (scores->size() - 1)));
+      // The cutoff is the lowest of the ceil(c * n) highest training scores,
+      // so that share of the history (at least one run) is at or above it.
+      const std::size_t n = scores->size();
+      const auto flagged = std::max<std::size_t>(1, static_cast<std::size_t>(std::ceil(*contamination * n)));
+      const std::size_t k = n - std::min(n, flagged);
       std::nth_element(scores->begin(), scores->begin() + k, scores->end());
       forest_cutoff_ = std::max(0.5, (*scores)[k]);
     }

@@ -215,6 +215,11 @@ Result<std::vector<std::string>> Service::TrainingBatches(Millis range, TimePoin
 
 Result<TrainSummary> Service::Train(Millis history, std::optional<double> contamination) {
   std::lock_guard train_lock(train_mu_);
+  if (contamination) {
+    contamination_ = contamination;
+  } else {
+    contamination = contamination_;
+  }
   const TimePoint now = deps_.clock->Now();
   // Pipelines are read and trained a batch at a time, so the runs held at
   // once are one batch's, not the whole history's.

@@ -248,6 +248,14 @@ TEST(PipelineModelForest, ContaminationSetsTheCutoffFromTrainingScores) {
   EXPECT_EQ(restored->forest_threshold(), cutoff);
   m.Retrain();
   EXPECT_EQ(m.forest_threshold(), o.forest_threshold);
+  // detection.contamination applies to every retrain without the argument.
+  DetectionOptions configured = o;
+  configured.contamination = 0.2;
+  auto m2 = PipelineModel::Deserialize(m.Serialize(), configured);
+  ASSERT_TRUE(m2.ok());
+  m2->Retrain();  // a new fit (each retrain draws new trees): a cutoff of its own
+  EXPECT_GE(m2->forest_threshold(), 0.5);
+  EXPECT_LT(m2->forest_threshold(), o.forest_threshold);
 }
 
 }  // namespace

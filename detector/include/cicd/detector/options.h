@@ -58,6 +58,10 @@ struct DetectionOptions {
   // Raw iForest score that normalises to 1. Measured with bench/ci_eval.sh:
   // 0.75 added 41 false alerts on 23,775 normal runs, 0.8 adds 6.
   double forest_threshold = 0.8;
+  // Share of anomalous runs expected in a pipeline's history, in (0, 0.5];
+  // when set, each forest alerts above that quantile of its own training
+  // scores instead of forest_threshold (PipelineModel::Retrain). 0 = unset.
+  double contamination = 0;
   std::size_t forest_trees = 100;
   std::size_t forest_sample_size = 256;
   Millis retrain_interval{24 * 3'600'000};

@@ -51,9 +51,9 @@ class PipelineModel {
   // retrain). No-op below min_runs or with forest disabled. Deterministic
   // for a given history and options.seed. With `contamination` (the share
   // of anomalous runs expected in the history, in (0, 0.5]), the forest
-  // alerts above the (1 - contamination) quantile of its own training
-  // scores (at least 0.5) instead of options.forest_threshold; the cutoff is
-  // kept until a retrain without it.
+  // alerts at or above the lowest of its ceil(contamination * n) highest
+  // training scores (at least 0.5) instead of options.forest_threshold.
+  // Without the argument, options.contamination applies when set.
   void Retrain(std::optional<double> contamination = std::nullopt);
   // The forest score at which a run is "multivariate".
   double forest_threshold() const { return forest_cutoff_.value_or(options_.forest_threshold); }

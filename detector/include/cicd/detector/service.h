@@ -133,7 +133,9 @@ class Service {
 
   // Reads `history` of runs and refits every owned pipeline's model.
   // Synchronous; serialised with other trainings; detection and serving go
-  // on meanwhile. `contamination`: see PipelineModel::Retrain.
+  // on meanwhile. `contamination`: see PipelineModel::Retrain; a value given
+  // here is remembered for later trainings without one (the schedule's,
+  // /api/v1/pipeline) until the process restarts.
   Result<TrainSummary> Train(Millis history, std::optional<double> contamination = std::nullopt);
   // Train on a background thread. False (and nothing started) when one runs.
   bool StartTraining(Millis history, std::optional<double> contamination = std::nullopt);
@@ -200,6 +202,7 @@ class Service {
   std::mutex save_mu_;    // one writer of the state files at a time
   std::thread train_thread_;  // GUARDED_BY(thread_mu_)
   std::atomic<bool> training_{false};
+  std::optional<double> contamination_;  // GUARDED_BY(train_mu_): the last one requested
 
   mutable std::mutex mu_;
   std::map<Key, PipelineState> pipelines_;         // GUARDED_BY(mu_)
