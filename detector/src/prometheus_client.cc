@@ -140,10 +140,18 @@ PrometheusClient::PrometheusClient(PrometheusClientOptions options, HttpFetcher*
   if (!options_.basic_password.empty()) Logging::AddSecret(options_.basic_password);
 }
 
-Result<HttpResponse> PrometheusClient::Fetch(const std::string& path_and_query) {
+Result<HttpResponse> PrometheusClient::Fetch(const std::string& path_and_query, const std::string& form) {
   HttpRequest req;
   req.url = JoinUrl(options_.url, path_and_query);
   req.timeout = options_.timeout;
+  if (!form.empty()) {
+    // Queries go in a POST body: a history query over 50 pipeline names is
+    // tens of KB, more than proxies in front of Thanos or Mimir accept in a
+    // URL (nginx: 8 KB). Prometheus's API takes both forms.
+    req.method = "POST";
+    req.body = form;
+    req.content_type = "application/x-www-form-urlencoded";
+  }
   if (!options_.bearer_token.empty()) {
     req.headers.emplace_back("Authorization", "Bearer " + options_.bearer_token);
   } else if (!options_.basic_user.empty()) {
@@ -175,8 +183,8 @@ Result<HttpResponse> PrometheusClient::Fetch(const std::string& path_and_query) 
   return last;
 }
 
-Result<PromQueryResult> PrometheusClient::Get(const std::string& path_and_query) {
-  auto r = Fetch(path_and_query);
+Result<PromQueryResult> PrometheusClient::Get(const std::string& path_and_query, const std::string& form) {
+  auto r = Fetch(path_and_query, form);
   if (!r) return r.status();
   return ParseQueryResponse(r->body, r->status);
 }
@@ -186,19 +194,19 @@ Result<std::vector<std::map<std::string, std::string>>> PrometheusClient::Series
                                                                                    TimePoint end) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "&start=%.3f&end=%.3f", ToUnixSeconds(start), ToUnixSeconds(end));
-  auto r = Fetch("/api/v1/series?match%5B%5D=" + UrlEncode(match) + buf);
+  auto r = Fetch("/api/v1/series", "match%5B%5D=" + UrlEncode(match) + buf);
   if (!r) return r.status();
   return ParseSeriesResponse(r->body, r->status);
 }
 
 Result<PromQueryResult> PrometheusClient::Query(std::string_view promql, std::optional<TimePoint> at) {
-  std::string q = "/api/v1/query?query=" + UrlEncode(promql);
+  std::string form = "query=" + UrlEncode(promql);
   if (at) {
     char buf[32];
     std::snprintf(buf, sizeof buf, "%.3f", ToUnixSeconds(*at));
-    q += std::string("&time=") + buf;
+    form += std::string("&time=") + buf;
   }
-  return Get(q);
+  return Get("/api/v1/query", form);
 }
 
 Result<PromQueryResult> PrometheusClient::QueryRange(std::string_view promql, TimePoint start,

@@ -62,7 +62,7 @@ class PrometheusClientTest : public ::testing::Test {
 
 TEST_F(PrometheusClientTest, BasePathBearerAndQueryEncoding) {
   std::string seen_query, seen_auth;
-  server_.server().Get("/prom/api/v1/query", [&](const httplib::Request& req, httplib::Response& res) {
+  server_.server().Post("/prom/api/v1/query", [&](const httplib::Request& req, httplib::Response& res) {
     seen_query = req.get_param_value("query");
     seen_auth = req.get_header_value("Authorization");
     res.set_content(R"({"status":"success","data":{"resultType":"vector","result":[]}})", "application/json");
@@ -77,9 +77,33 @@ TEST_F(PrometheusClientTest, BasePathBearerAndQueryEncoding) {
   EXPECT_EQ(seen_auth, "Bearer prom-bearer-secret-1234");
 }
 
+TEST_F(PrometheusClientTest, SeriesListsLabelSetsThroughAPostForm) {
+  std::string seen_match, seen_type, seen_start;
+  server_.server().Post("/prom/api/v1/series", [&](const httplib::Request& req, httplib::Response& res) {
+    seen_match = req.get_param_value("match[]");
+    seen_start = req.get_param_value("start");
+    seen_type = req.get_header_value("Content-Type");
+    res.set_content(R"({"status":"success","data":[{"__name__":"m","source":"gh","pipeline":"o/a"},)"
+                    R"({"__name__":"m","source":"gh","pipeline":"o/b"}]})",
+                    "application/json");
+  });
+  server_.Start();
+  auto c = Client();
+  const TimePoint end = FromUnixSeconds(1'700'000'000);
+  auto r = c.Series(R"(m{pipeline=~"o/.*"})", end - std::chrono::hours(1), end);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->size(), 2u);
+  EXPECT_EQ((*r)[1].at("pipeline"), "o/b");
+  EXPECT_EQ(seen_match, R"(m{pipeline=~"o/.*"})");
+  EXPECT_EQ(seen_start, "1699996400.000");
+  EXPECT_EQ(seen_type, "application/x-www-form-urlencoded");
+  EXPECT_FALSE(ParseSeriesResponse(R"({"status":"success","data":{}})", 200).ok());
+  EXPECT_FALSE(ParseSeriesResponse(R"({"status":"error","errorType":"bad_data","error":"x"})", 400).ok());
+}
+
 TEST_F(PrometheusClientTest, RetriesServerErrorsThenSucceeds) {
   int calls = 0;
-  server_.server().Get("/prom/api/v1/query", [&](const httplib::Request&, httplib::Response& res) {
+  server_.server().Post("/prom/api/v1/query", [&](const httplib::Request&, httplib::Response& res) {
     if (++calls < 3) {
       res.status = 503;
       res.set_content("busy", "text/plain");
@@ -94,7 +118,7 @@ TEST_F(PrometheusClientTest, RetriesServerErrorsThenSucceeds) {
 }
 
 TEST_F(PrometheusClientTest, TimeoutAndRefusedAreErrors) {
-  server_.server().Get("/prom/api/v1/query", [&](const httplib::Request&, httplib::Response& res) {
+  server_.server().Post("/prom/api/v1/query", [&](const httplib::Request&, httplib::Response& res) {
     std::this_thread::sleep_for(std::chrono::milliseconds(600));
     res.set_content("{}", "application/json");
   });
@@ -112,7 +136,7 @@ TEST_F(PrometheusClientTest, TimeoutAndRefusedAreErrors) {
 
 TEST_F(PrometheusClientTest, UnauthorizedIsNotRetried) {
   int calls = 0;
-  server_.server().Get("/prom/api/v1/query", [&](const httplib::Request&, httplib::Response& res) {
+  server_.server().Post("/prom/api/v1/query", [&](const httplib::Request&, httplib::Response& res) {
     ++calls;
     res.status = 401;
   });

@@ -65,13 +65,13 @@ class PrometheusClient {
   PrometheusClient(PrometheusClientOptions options, HttpFetcher* fetcher,
                    std::function<void(Millis)> sleep = {});
 
-  // GET /api/v1/query?query=..&time=..
+  // POST /api/v1/query (form query=..&time=..)
   Result<PromQueryResult> Query(std::string_view promql, std::optional<TimePoint> at = std::nullopt);
   // GET /api/v1/query_range; REQUIRES: (end - start) / step <= 11000 points,
   // which Prometheus enforces; callers chunk longer ranges.
   Result<PromQueryResult> QueryRange(std::string_view promql, TimePoint start, TimePoint end,
                                      Millis step);
-  // GET /api/v1/series?match[]=..&start=..&end=..: the label sets of the
+  // POST /api/v1/series (form match[]=..&start=..&end=..): the label sets of the
   // series matching a selector with samples in [start, end] (an index
   // lookup, no samples are read).
   Result<std::vector<std::map<std::string, std::string>>> Series(std::string_view match, TimePoint start,
@@ -80,9 +80,10 @@ class PrometheusClient {
   Status Ping();
 
  private:
-  Result<PromQueryResult> Get(const std::string& path_and_query);
-  // The HTTP exchange with auth and retries; the body of the final answer.
-  Result<HttpResponse> Fetch(const std::string& path_and_query);
+  // GET, or POST of a form body when `form` is not empty.
+  Result<PromQueryResult> Get(const std::string& path_and_query, const std::string& form = "");
+  // The HTTP exchange with auth and retries; the final answer.
+  Result<HttpResponse> Fetch(const std::string& path_and_query, const std::string& form = "");
   PrometheusClientOptions options_;
   HttpFetcher* fetcher_;
   std::function<void(Millis)> sleep_;
