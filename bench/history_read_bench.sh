@@ -112,16 +112,17 @@ for name in names:
             runs.update((s["metric"]["pipeline"], v) for _, v in s["values"])
 rows.append(("raw range selectors", 6, len(runs), samples, size, wall))
 # history: the detector's query, 1-day windows at the scrape interval.
-def history_query(window_ms, step_ms):
+def history_query(window_ms, step_ms):  # the text HistoryQuery builds (history.cc)
     f = F + "{}"
     ch = "(%s unless %s == %s offset %dms)" % (f, f, f, step_ms)
+    def fresh(x): return "(%s{} and last_over_time(%s{}[%dms]))" % (x, x, step_ms)
     def fld(e, n): return 'label_replace(%s, "cicd_field", "%s", "__name__", ".*")' % (e, n)
     parts = [fld(ch, "finished"),
-             fld("cicd_pipeline_last_run_duration_seconds{} and " + ch, "duration"),
-             fld("cicd_pipeline_last_run_queue_seconds{} and " + ch, "queue"),
-             fld("cicd_pipeline_last_run_number{} and " + ch, "number"),
-             fld("cicd_pipeline_last_run_tests{} and ignoring(outcome) " + ch, "tests"),
-             fld("(cicd_pipeline_last_run_result{} == 1) and ignoring(result) " + ch, "result")]
+             fld(fresh("cicd_pipeline_last_run_duration_seconds") + " and " + ch, "duration"),
+             fld(fresh("cicd_pipeline_last_run_queue_seconds") + " and " + ch, "queue"),
+             fld(fresh("cicd_pipeline_last_run_number") + " and " + ch, "number"),
+             fld(fresh("cicd_pipeline_last_run_tests") + " and ignoring(outcome) " + ch, "tests"),
+             fld("(" + fresh("cicd_pipeline_last_run_result") + " == 1) and ignoring(result) " + ch, "result")]
     return "(" + " or ".join(parts) + ")[%dms:%dms]" % (window_ms, step_ms)
 samples = size = 0; wall = 0.0; runs = set(); queries = 0
 t = now - rng_s

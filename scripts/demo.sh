@@ -117,6 +117,9 @@ sources:
     poll_interval: 1s
     initial_lookback: 1m
 EOF
+# history_step 5s at 600x: runs of one pipeline finishing within 50 minutes
+# of CI time are read as one (a 1 s step would match the scrape interval but
+# makes the first training ~5x longer).
 cat >"$work/detector.yml" <<EOF
 prometheus:
   url: $P
