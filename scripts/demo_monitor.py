@@ -116,7 +116,8 @@ class Monitor:
             return
         after = ""
         if labels.get("pipeline") and labels.get("alertname") != "CICDRunStuck":
-            sel = '{source="%s",pipeline="%s"}' % (labels.get("source", ""), labels["pipeline"])
+            q = lambda v: '"%s"' % v.replace("\\", "\\\\").replace('"', '\\"')
+            sel = "{source=%s,pipeline=%s}" % (q(labels.get("source", "")), q(labels["pipeline"]))
             finished = prom_value(self.a.prometheus, "max(cicd_pipeline_last_run_finished_timestamp_seconds%s)" % sel,
                                   received_at)
             if finished is not None and 0 <= received_at - finished < 3600:

@@ -191,7 +191,12 @@ Result<std::vector<std::string>> Service::TrainingBatches(Millis range, TimePoin
   const std::size_t per_batch = config_.history_read.batch_pipelines;
   if (!deps_.series || per_batch == 0) return std::vector<std::string>{""};
   auto listed = deps_.series(kLastFinished, at - range, at);
-  if (!listed) return listed.status().WithContext("listing pipelines");
+  if (!listed) {
+    // An API without /api/v1/series (or refusing it) can still be read in
+    // one batch; if Prometheus is down, that read fails and says so.
+    LogWarn("cannot list pipelines; reading them all at once", {{"err", listed.status()}});
+    return std::vector<std::string>{""};
+  }
   std::map<std::string, std::set<std::string>> by_source;
   for (const auto& labels : *listed) {
     auto src = labels.find("source"), pipe = labels.find("pipeline");

@@ -395,6 +395,22 @@ TEST_F(ServiceTest, TrainingReadsPipelinesInBatchesAndWindows) {
   for (const auto& p : svc->Snapshot().pipelines) EXPECT_EQ(p.samples, 40u) << p.pipeline;
 }
 
+TEST_F(ServiceTest, WithoutTheSeriesApiTrainingReadsEveryPipelineAtOnce) {
+  AddNormalRuns(prom_, 40, kNow - 3600, "org/a/ci.yml");
+  AddNormalRuns(prom_, 40, kNow - 3600, "org/b/ci.yml");
+  ServiceDeps deps;
+  deps.query = prom_.Func();
+  deps.series = [](const std::string&, TimePoint, TimePoint) -> Result<std::vector<std::map<std::string, std::string>>> {
+    return Status::Error(ErrorCode::kNotFound, "HTTP 404 for /api/v1/series");
+  };
+  deps.clock = &clock_;
+  Service svc(config_, deps);
+  auto t = svc.Train(std::chrono::hours(24 * 3));
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  EXPECT_EQ(t->pipelines, 2u);
+  EXPECT_EQ(t->runs, 80u);
+}
+
 TEST(HistoryQueryText, BatchMatcherEscapesForRe2AndPromQL) {
   EXPECT_EQ(BatchMatcher("gh", {"o/a.b", "x\"y"}), R"(source="gh",pipeline=~"o/a\\.b|x\"y")");
   const std::string q = HistoryQuery("", std::chrono::hours(1), std::chrono::seconds(15));
