@@ -11,7 +11,7 @@
 # --duration) stops every process it started and removes its files.
 #
 #   scripts/demo.sh [--no-build] [--duration SECONDS] [--free-ports] [--work DIR]
-#                   [--runs FILE] [--speed N] [--live-from F] [--history DUR]
+#                   [--runs FILE] [--speed N] [--live-from F] [--history DUR] [--step DUR]
 #
 #   --duration   stop after this many seconds (default: run until Ctrl-C)
 #   --free-ports pick free ports instead of 9090 (Prometheus), 9093
@@ -19,12 +19,13 @@
 #   --work DIR   keep configs, data, logs and sink deliveries in DIR
 #   --runs, --speed, --live-from: the replayed history (defaults
 #                data/demo-runs.jsonl, 600x, 0.9); --history: how much of it
-#                the detector trains on (default 30d)
+#                the detector trains on (default 30d); --step: the detector's
+#                history_step (default 5s)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build_dir=${BUILD_DIR:-$root/build}
 build=1 duration=0 free_ports=0 work="" keep=0
-runs=$root/data/demo-runs.jsonl speed=600 live_from=0.9 history=30d
+runs=$root/data/demo-runs.jsonl speed=600 live_from=0.9 history=30d step=5s
 while (($#)); do
   case $1 in
     --no-build) build=0 ;;
@@ -35,7 +36,8 @@ while (($#)); do
     --speed) speed=$2; shift ;;
     --live-from) live_from=$2; shift ;;
     --history) history=$2; shift ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    --step) step=$2; shift ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "demo.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -123,7 +125,7 @@ EOF
 cat >"$work/detector.yml" <<EOF
 prometheus:
   url: $P
-  history_step: 5s
+  history_step: $step
 web:
   listen_address: "127.0.0.1:$det_port"
 schedule:

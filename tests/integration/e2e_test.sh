@@ -38,10 +38,11 @@ print((past - 0.5) / len(runs))  # ReplayTimeline: cut = finish of run ceil(q * 
 PY
 
 # 60x: the slow run finishes ~20 s after the exporter starts; the clean
-# pipelines' next runs follow within the minute.
+# pipelines' next runs follow within the minute. history_step 1s, as the
+# scrape interval: a run is seen at the first detection after its scrape.
 BUILD_DIR=$CICD_BUILD_DIR timeout 240 "$CICD_SOURCE_DIR/scripts/demo.sh" --no-build --free-ports \
   --duration 75 --work "$WORK/stack" --runs "$WORK/runs.jsonl" --speed 60 \
-  --live-from "$(cat "$WORK/live_from")" --history 7d >"$WORK/demo.out" 2>&1 \
+  --live-from "$(cat "$WORK/live_from")" --history 7d --step 1s >"$WORK/demo.out" 2>&1 \
   || fail "demo.sh failed: $(tail -30 "$WORK/demo.out")"
 
 grep -q "detector trained 3 pipelines" "$WORK/demo.out" || fail "no training: $(cat "$WORK/demo.out")"
