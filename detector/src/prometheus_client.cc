@@ -30,9 +30,10 @@ Result<PromSample> ParsePoint(const boost::json::value& p, std::size_t* non_fini
   return s;
 }
 
-}  // namespace
-
-Result<PromQueryResult> ParseQueryResponse(std::string_view body, int http_status) {
+// The API's envelope: the parsed document of a "success" answer, else the
+// error it reports ({"status":"error","errorType":..,"error":..}) as a
+// Status; `what` names the call in the message ("query", "series lookup").
+Result<boost::json::value> ParseEnvelope(std::string_view body, int http_status, const char* what) {
   auto doc = json::Parse(body);
   if (!doc) {
     return doc.status().WithContext("Prometheus answered HTTP " + std::to_string(http_status) +
@@ -46,8 +47,16 @@ Result<PromQueryResult> ParseQueryResponse(std::string_view body, int http_statu
     const ErrorCode code = http_status >= 500 || type == "timeout" || type == "unavailable"
                                ? ErrorCode::kUnavailable
                                : ErrorCode::kInvalidArgument;
-    return Status::Error(code, "Prometheus query failed (" + type + "): " + error);
+    return Status::Error(code, std::string("Prometheus ") + what + " failed (" + type + "): " + error);
   }
+  return doc;
+}
+
+}  // namespace
+
+Result<PromQueryResult> ParseQueryResponse(std::string_view body, int http_status) {
+  auto doc = ParseEnvelope(body, http_status, "query");
+  if (!doc) return doc.status();
   PromQueryResult out;
   if (const auto* w = json::FindArray(*doc, "warnings")) {
     for (const auto& x : *w) {
@@ -104,19 +113,8 @@ Result<PromQueryResult> ParseQueryResponse(std::string_view body, int http_statu
 
 Result<std::vector<std::map<std::string, std::string>>> ParseSeriesResponse(std::string_view body,
                                                                              int http_status) {
-  auto doc = json::Parse(body);
-  if (!doc) {
-    return doc.status().WithContext("Prometheus answered HTTP " + std::to_string(http_status) +
-                                    " with a body that is not JSON");
-  }
-  const auto status = json::GetString(*doc, "status");
-  if (!status) return ParseError("Prometheus response has no \"status\"");
-  if (*status != "success") {
-    const std::string type = json::GetString(*doc, "errorType").value_or("unknown");
-    const std::string error = json::GetString(*doc, "error").value_or("no message");
-    return Status::Error(http_status >= 500 ? ErrorCode::kUnavailable : ErrorCode::kInvalidArgument,
-                         "Prometheus series lookup failed (" + type + "): " + error);
-  }
+  auto doc = ParseEnvelope(body, http_status, "series lookup");
+  if (!doc) return doc.status();
   const auto* data = json::FindArray(*doc, "data");
   if (data == nullptr) return ParseError("Prometheus series response has no \"data\" list");
   std::vector<std::map<std::string, std::string>> out;

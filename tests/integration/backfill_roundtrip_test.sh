@@ -21,9 +21,7 @@ promtool tsdb create-blocks-from openmetrics --max-block-duration=744h "$WORK/ba
 
 port=$(free_port)
 printf 'global:\n  scrape_interval: 1m\n' >"$WORK/prometheus.yml"
-start prometheus prometheus --config.file="$WORK/prometheus.yml" --storage.tsdb.path="$WORK/tsdb" \
-  --storage.tsdb.retention.time=400d --web.listen-address="127.0.0.1:$port"
-wait_http "http://127.0.0.1:$port/-/ready" 30
+run_prometheus "$port"
 
 python3 - "$port" "$WORK/runs.jsonl" <<'PY'
 import json, sys, urllib.parse, urllib.request

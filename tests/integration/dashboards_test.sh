@@ -119,10 +119,8 @@ scrape_configs:
   - job_name: cicd-detector
     static_configs: [{targets: ["127.0.0.1:$det_port"]}]
 YAML
-start prometheus prometheus --config.file="$WORK/prometheus.yml" --storage.tsdb.path="$WORK/tsdb" \
-  --storage.tsdb.retention.time=400d --web.listen-address="127.0.0.1:$prom_port"
+run_prometheus "$prom_port"
 P="http://127.0.0.1:$prom_port"
-wait_http "$P/-/ready" 30
 
 cat >"$WORK/detector.yml" <<YAML
 prometheus:

@@ -62,9 +62,7 @@ promtool tsdb create-blocks-from openmetrics "$WORK/history.om" "$WORK/tsdb" >"$
   || fail "promtool: $(cat "$WORK/promtool.log")"
 port=$(free_port)
 printf 'global:\n  scrape_interval: 1m\n' >"$WORK/prometheus.yml"
-start prometheus prometheus --config.file="$WORK/prometheus.yml" --storage.tsdb.path="$WORK/tsdb" \
-  --storage.tsdb.retention.time=400d --web.listen-address="127.0.0.1:$port"
-wait_http "http://127.0.0.1:$port/-/ready" 30
+run_prometheus "$port"
 cat >"$WORK/detector.yml" <<YAML
 prometheus:
   url: http://127.0.0.1:$port

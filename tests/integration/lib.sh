@@ -48,6 +48,18 @@ wait_http() {
   fail "timed out waiting for $url"
 }
 
+# Starts the real Prometheus on 127.0.0.1:PORT with $WORK/prometheus.yml over
+# $WORK/tsdb (retention longer than any test history, so backfilled blocks
+# stay) and waits until it is ready.
+#   run_prometheus PORT [FLAG...]
+run_prometheus() {
+  local port=$1
+  shift
+  start prometheus prometheus --config.file="$WORK/prometheus.yml" --storage.tsdb.path="$WORK/tsdb" \
+    --storage.tsdb.retention.time=400d --web.listen-address="127.0.0.1:$port" "$@"
+  wait_http "http://127.0.0.1:$port/-/ready" 30
+}
+
 # Number of series an instant query returns from the Prometheus at $P.
 prom_count() {
   curl -fsS -G "$P/api/v1/query" --data-urlencode "query=$1" \

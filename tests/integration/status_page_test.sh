@@ -39,9 +39,7 @@ scrape_configs:
   - job_name: detector
     static_configs: [{targets: ["127.0.0.1:$det_port"]}]
 YAML
-start prometheus prometheus --config.file="$WORK/prometheus.yml" --storage.tsdb.path="$WORK/tsdb" \
-  --storage.tsdb.retention.time=400d --web.listen-address="127.0.0.1:$prom_port"
-wait_http "http://127.0.0.1:$prom_port/-/ready" 30
+run_prometheus "$prom_port"
 
 cat >"$WORK/detector.yml" <<YAML
 prometheus:
