@@ -187,15 +187,15 @@ Result<Service::Fetched> Service::FetchRuns(Millis range, TimePoint at, std::str
   return out;
 }
 
-Result<std::vector<std::string>> Service::TrainingBatches(Millis range, TimePoint at) {
+std::vector<std::string> Service::TrainingBatches(Millis range, TimePoint at) {
   const std::size_t per_batch = config_.history_read.batch_pipelines;
-  if (!deps_.series || per_batch == 0) return std::vector<std::string>{""};
+  if (!deps_.series || per_batch == 0) return {""};
   auto listed = deps_.series(kLastFinished, at - range, at);
   if (!listed) {
     // An API without /api/v1/series (or refusing it) can still be read in
     // one batch; if Prometheus is down, that read fails and says so.
     LogWarn("cannot list pipelines; reading them all at once", {{"err", listed.status()}});
-    return std::vector<std::string>{""};
+    return {""};
   }
   std::map<std::string, std::set<std::string>> by_source;
   for (const auto& labels : *listed) {
@@ -232,9 +232,7 @@ Result<TrainSummary> Service::Train(Millis history, std::optional<double> contam
   TrainSummary summary;
   std::size_t rejected = 0;
   Status failed = Status::Ok();
-  auto batches = TrainingBatches(history, now);
-  if (!batches) failed = batches.status();
-  for (const std::string& matcher : batches ? *batches : std::vector<std::string>{}) {
+  for (const std::string& matcher : TrainingBatches(history, now)) {
     auto fetched = FetchRuns(history, now, matcher);
     if (!fetched) {
       failed = fetched.status();

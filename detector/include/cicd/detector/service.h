@@ -181,9 +181,9 @@ class Service {
   };
   // Runs finished in [at - range, at] of the pipelines `matcher` selects.
   Result<Fetched> FetchRuns(Millis range, TimePoint at, std::string_view matcher = "");
-  // Label matchers of the batches a training reads (one "" without a
-  // SeriesFunc).
-  Result<std::vector<std::string>> TrainingBatches(Millis range, TimePoint at);
+  // Label matchers of the batches a training reads: one "" (everything)
+  // without a SeriesFunc or when the listing fails.
+  std::vector<std::string> TrainingBatches(Millis range, TimePoint at);
   void NoteQuery(const Status& s);  // REQUIRES: mu_ held
   void RecordAnomaly(const Verdict& v, TimePoint at, std::optional<double> duration);  // mu_ held
   void ApplyRun(PipelineState& st, const RunRecord& run, double threshold, DetectSummary& out);
