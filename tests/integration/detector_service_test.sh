@@ -9,36 +9,8 @@ source "$(dirname "$0")/lib.sh"
 exp="$CICD_BIN/cicd-exporter"
 det="$CICD_BIN/cicd-detector"
 
-# 40 normal hourly runs of ~600 s, then one of 3000 s that plays live.
-write_hourly_runs "$WORK/runs.jsonl" 40 3000
-
-exp_port=$(free_port)
-prom_port=$(free_port)
-det_port=$(free_port)
-cat >"$WORK/exporter.yml" <<YAML
-web:
-  listen_address: 127.0.0.1:$exp_port
-sources:
-  - type: replay
-    name: replay
-    file: $WORK/runs.jsonl
-    live_from: 0.975
-    speed: 200
-    initial_lookback: 2d
-    poll_interval: 1s
-YAML
-backfill_tsdb "$WORK/exporter.yml"
-
-cat >"$WORK/prometheus.yml" <<YAML
-global:
-  scrape_interval: 1s
-  evaluation_interval: 1s
-scrape_configs:
-  - job_name: exporter
-    static_configs: [{targets: ["127.0.0.1:$exp_port"]}]
-  - job_name: detector
-    static_configs: [{targets: ["127.0.0.1:$det_port"]}]
-YAML
+# 40 normal hourly runs backfilled, one slow run played live (lib.sh).
+slow_run_setup
 start_prometheus() {
   start "prometheus$1" prometheus --config.file="$WORK/prometheus.yml" --storage.tsdb.path="$WORK/tsdb" \
     --storage.tsdb.retention.time=400d --web.listen-address="127.0.0.1:$prom_port"

@@ -113,3 +113,38 @@ backfill_tsdb() {
   promtool tsdb create-blocks-from openmetrics --max-block-duration=744h "$WORK/backfill.om" "$WORK/tsdb" \
     >"$WORK/promtool.log" 2>&1 || fail "promtool: $(cat "$WORK/promtool.log")"
 }
+
+# The sidecar tests' setup: 40 normal hourly runs of org/app/ci backfilled
+# into $WORK/tsdb, then one run of 3000 s that the exporter ($WORK/exporter.yml,
+# replay source) plays live seconds after it starts; $WORK/prometheus.yml
+# scrapes the exporter and the detector every second. Sets exp_port,
+# prom_port and det_port (free ports); starts nothing.
+slow_run_setup() {
+  write_hourly_runs "$WORK/runs.jsonl" 40 3000
+  exp_port=$(free_port)
+  prom_port=$(free_port)
+  det_port=$(free_port)
+  cat >"$WORK/exporter.yml" <<YAML
+web:
+  listen_address: 127.0.0.1:$exp_port
+sources:
+  - type: replay
+    name: replay
+    file: $WORK/runs.jsonl
+    live_from: 0.975
+    speed: 200
+    initial_lookback: 2d
+    poll_interval: 1s
+YAML
+  backfill_tsdb "$WORK/exporter.yml"
+  cat >"$WORK/prometheus.yml" <<YAML
+global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+scrape_configs:
+  - job_name: exporter
+    static_configs: [{targets: ["127.0.0.1:$exp_port"]}]
+  - job_name: detector
+    static_configs: [{targets: ["127.0.0.1:$det_port"]}]
+YAML
+}

@@ -10,35 +10,8 @@ source "$(dirname "$0")/lib.sh"
 det="$CICD_BIN/cicd-detector"
 command -v chromium >/dev/null || fail "chromium not installed (scripts/install-deps.sh)"
 
-# 40 normal hourly runs of ~600 s, backfilled, then one of 3000 s played live.
-write_hourly_runs "$WORK/runs.jsonl" 40 3000
-
-exp_port=$(free_port)
-prom_port=$(free_port)
-det_port=$(free_port)
-cat >"$WORK/exporter.yml" <<YAML
-web:
-  listen_address: 127.0.0.1:$exp_port
-sources:
-  - type: replay
-    name: replay
-    file: $WORK/runs.jsonl
-    live_from: 0.975
-    speed: 200
-    initial_lookback: 2d
-    poll_interval: 1s
-YAML
-backfill_tsdb "$WORK/exporter.yml"
-
-cat >"$WORK/prometheus.yml" <<YAML
-global:
-  scrape_interval: 1s
-scrape_configs:
-  - job_name: exporter
-    static_configs: [{targets: ["127.0.0.1:$exp_port"]}]
-  - job_name: detector
-    static_configs: [{targets: ["127.0.0.1:$det_port"]}]
-YAML
+# 40 normal hourly runs backfilled, one slow run played live (lib.sh).
+slow_run_setup
 run_prometheus "$prom_port"
 
 cat >"$WORK/detector.yml" <<YAML
