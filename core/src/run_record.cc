@@ -23,6 +23,40 @@ bool IsRunResult(std::string_view result) {
   return false;
 }
 
+bool IsRunTrigger(std::string_view trigger) {
+  for (auto t : kRunTriggers) {
+    if (t == trigger) return true;
+  }
+  return false;
+}
+
+std::string TriggerFromEvent(std::string_view event) {
+  if (event.empty() || IsRunTrigger(event)) return std::string(event);
+  static constexpr std::pair<std::string_view, std::string_view> kMap[] = {
+      // Code pushed: GitHub push/create, GitLab push/tag push, Buildkite and
+      // CircleCI webhooks (a push reached the CI system).
+      {"webhook", "push"},
+      {"create", "push"},
+      {"tag_push", "push"},
+      // Changes proposed: GitHub, GitLab merge requests.
+      {"pull_request_target", "pull_request"},
+      {"merge_request_event", "pull_request"},
+      {"external_pull_request_event", "pull_request"},
+      {"merge_group", "pull_request"},
+      // Timers.
+      {"scheduled_pipeline", "schedule"},
+      {"cron", "schedule"},
+      // A person pressed a button.
+      {"workflow_dispatch", "manual"},
+      {"web", "manual"},
+      {"ui", "manual"},
+  };
+  for (const auto& [word, trigger] : kMap) {
+    if (word == event) return std::string(trigger);
+  }
+  return "other";
+}
+
 std::string RunRecord::Key() const {
   if (attempt && *attempt > 1) return run_id + "#" + std::to_string(*attempt);
   return run_id;
@@ -42,6 +76,7 @@ void Normalize(RunRecord& run) {
     run.queue_seconds = std::max(0.0, Seconds(*run.started_at - *run.created_at).count());
   }
   if (run.queue_seconds && *run.queue_seconds < 0) run.queue_seconds = 0.0;
+  if (run.trigger.empty()) run.trigger = TriggerFromEvent(run.event);
 }
 
 Status Validate(const RunRecord& run) {
@@ -61,6 +96,10 @@ Status Validate(const RunRecord& run) {
     return InvalidArgument("result \"" + *run.result +
                            "\" is not one of success, failure, error, timeout, "
                            "cancellation, skip");
+  }
+  if (!run.trigger.empty() && !IsRunTrigger(run.trigger)) {
+    return InvalidArgument("trigger \"" + run.trigger +
+                           "\" is not one of push, pull_request, schedule, manual, other");
   }
   auto check_num = [](const std::optional<double>& v, const char* name) -> Status {
     if (v && (!std::isfinite(*v) || *v < 0)) {
@@ -89,6 +128,7 @@ std::string ToJsonLine(const RunRecord& r) {
   if (r.number) o["number"] = *r.number;
   if (r.attempt) o["attempt"] = *r.attempt;
   if (!r.event.empty()) o["event"] = r.event;
+  if (!r.trigger.empty()) o["trigger"] = r.trigger;
   o["status"] = RunStatusName(r.status);
   if (r.result) o["result"] = *r.result;
   if (r.created_at) o["created_at"] = FormatRfc3339(*r.created_at);
@@ -133,7 +173,7 @@ Result<RunRecord> ParseRunRecord(std::string_view line) {
   if (!doc) return doc.status();
   const auto& v = *doc;
   if (!v.is_object()) return InvalidArgument("a run must be a JSON object");
-  for (const char* k : {"source", "pipeline", "branch", "event", "status", "result", "url"}) {
+  for (const char* k : {"source", "pipeline", "branch", "event", "trigger", "status", "result", "url"}) {
     if (auto s = CheckType(v, k, false); !s.ok()) return s;
   }
   for (const char* k : {"number", "attempt", "queue_seconds", "duration_seconds",
@@ -154,6 +194,7 @@ Result<RunRecord> ParseRunRecord(std::string_view line) {
   r.number = json::GetInt(v, "number");
   r.attempt = json::GetInt(v, "attempt");
   r.event = json::GetString(v, "event").value_or("");
+  r.trigger = json::GetString(v, "trigger").value_or("");
   const std::string status = json::GetString(v, "status").value_or("");
   if (status == "completed") {
     r.status = RunStatus::kCompleted;

@@ -95,4 +95,39 @@ TEST(RunRecord, KeySeparatesAttempts) {
 }
 
 }  // namespace
+TEST(RunRecord, TriggerComesFromTheEventWhenAbsent) {
+  auto r = ParseRunRecord(kDesignExample);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->trigger, "push");
+  EXPECT_NE(ToJsonLine(*r).find(R"("event":"push","trigger":"push")"), std::string::npos);
+}
+
+TEST(RunRecord, TriggerVocabulary) {
+  EXPECT_EQ(TriggerFromEvent(""), "");
+  EXPECT_EQ(TriggerFromEvent("push"), "push");
+  EXPECT_EQ(TriggerFromEvent("webhook"), "push");
+  EXPECT_EQ(TriggerFromEvent("pull_request_target"), "pull_request");
+  EXPECT_EQ(TriggerFromEvent("merge_request_event"), "pull_request");
+  EXPECT_EQ(TriggerFromEvent("schedule"), "schedule");
+  EXPECT_EQ(TriggerFromEvent("workflow_dispatch"), "manual");
+  EXPECT_EQ(TriggerFromEvent("web"), "manual");
+  EXPECT_EQ(TriggerFromEvent("ui"), "manual");
+  EXPECT_EQ(TriggerFromEvent("api"), "other");
+  EXPECT_EQ(TriggerFromEvent("trigger_job"), "other");
+  EXPECT_EQ(TriggerFromEvent("repository_dispatch"), "other");
+}
+
+TEST(RunRecord, ExplicitTriggerWinsAndIsValidated) {
+  std::string line = kDesignExample;
+  line.insert(line.find(R"("status")"), R"("trigger":"schedule",)");
+  auto r = ParseRunRecord(line);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->trigger, "schedule");
+  std::string bad = kDesignExample;
+  bad.insert(bad.find(R"("status")"), R"("trigger":"nightly",)");
+  auto b = ParseRunRecord(bad);
+  ASSERT_FALSE(b.ok());
+  EXPECT_NE(b.status().message().find("trigger \"nightly\""), std::string::npos);
+}
+
 }  // namespace cicd

@@ -21,6 +21,21 @@ inline constexpr std::string_view kRunResults[] = {
     "success", "failure", "error", "timeout", "cancellation", "skip"};
 bool IsRunResult(std::string_view result);
 
+// The bounded normalisation of a run's trigger (DESIGN.md "The run record"):
+// what started the run, in a vocabulary shared by every CI system, so the
+// detector can keep baselines per trigger (nightly runs are longer).
+inline constexpr std::string_view kRunTriggers[] = {"push", "pull_request", "schedule", "manual",
+                                                    "other"};
+bool IsRunTrigger(std::string_view trigger);
+// Maps a CI system's own event word to a trigger: GitHub `event`
+// (push, pull_request[_target], schedule, workflow_dispatch, ...), GitLab
+// `source` (push, merge_request_event, schedule, web, api, trigger,
+// pipeline, ...), Buildkite `source` (webhook, schedule, ui, api,
+// trigger_job), CircleCI `trigger.type` (webhook, schedule, api). A word
+// that is already a trigger maps to itself; "" (unknown) maps to ""; any
+// other word maps to "other".
+std::string TriggerFromEvent(std::string_view event);
+
 // One run (one attempt) of one pipeline. Unknown values are std::nullopt,
 // never 0: a run without a test report has no tests_total.
 struct RunRecord {
@@ -30,7 +45,8 @@ struct RunRecord {
   std::string run_id;    // unique within (source, pipeline, attempt)
   std::optional<std::int64_t> number;
   std::optional<std::int64_t> attempt;  // 1-based; re-runs are their own runs
-  std::string event;                    // "push", "pull_request", ... or ""
+  std::string event;                    // the CI system's own word: "push", "workflow_dispatch", ... or ""
+  std::string trigger;                  // one of kRunTriggers, or "" when unknown
   RunStatus status = RunStatus::kCompleted;
   std::optional<std::string> result;    // one of kRunResults once completed
   std::optional<TimePoint> created_at;  // entered the queue
@@ -49,7 +65,8 @@ struct RunRecord {
 
 // Fills derived fields the source left out: duration from start/finish (or
 // finish from start + duration), queue time from created/started clamped at
-// zero (a clock skew must never give a negative queue).
+// zero (a clock skew must never give a negative queue), the trigger from the
+// event (TriggerFromEvent) when the source set none.
 void Normalize(RunRecord& run);
 
 // Checks the contract of DESIGN.md: required fields present, result in the
