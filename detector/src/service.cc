@@ -63,8 +63,6 @@ Result<std::string> OpenEnvelope(std::string_view kind, const std::string& text)
 std::int64_t Ticks(TimePoint t) { return t.time_since_epoch().count(); }
 TimePoint FromTicks(std::int64_t t) { return TimePoint(TimePoint::duration(t)); }
 
-Band BandOf(const RobustBaseline& b) { return {b.Quantile(0.1), b.Median(), b.Quantile(0.9)}; }
-
 boost::json::array Strings(const std::vector<std::string>& v) {
   boost::json::array a;
   for (const auto& s : v) a.emplace_back(s);
@@ -76,6 +74,12 @@ boost::json::object VerdictToJson(const Verdict& v) {
                         {"score", v.score},     {"severity", v.severity}, {"kind", v.kind},
                         {"reasons", Strings(v.reasons)}};
   if (v.finished_at) o["finished_at"] = Ticks(*v.finished_at);
+  if (!v.context.empty()) o["context"] = v.context;
+  if (v.regression_start) o["regression_start"] = Ticks(*v.regression_start);
+  if (!v.regression_start_run.empty()) o["regression_start_run"] = v.regression_start_run;
+  boost::json::object features;
+  for (const auto& [name, x] : v.feature_scores) features[name] = x;
+  if (!features.empty()) o["feature_scores"] = std::move(features);
   return o;
 }
 
@@ -102,6 +106,14 @@ std::optional<Verdict> VerdictFromJson(const boost::json::value& o, const std::s
     if (r.is_string()) v.reasons.emplace_back(r.get_string());
   }
   if (auto t = json::GetInt(o, "finished_at")) v.finished_at = FromTicks(*t);
+  v.context = json::GetString(o, "context").value_or("");
+  if (auto t = json::GetInt(o, "regression_start")) v.regression_start = FromTicks(*t);
+  v.regression_start_run = json::GetString(o, "regression_start_run").value_or("");
+  if (const auto* features = json::FindObject(o, "feature_scores")) {
+    for (const auto& [name, x] : *features) {
+      if (x.is_number() && std::isfinite(x.to_number<double>())) v.feature_scores[name] = x.to_number<double>();
+    }
+  }
   return v;
 }
 
@@ -329,18 +341,10 @@ void Service::RecordAnomaly(const Verdict& v, TimePoint at, std::optional<double
 }
 
 void Service::ApplyRun(PipelineState& st, const RunRecord& run, double threshold, DetectSummary& out) {
-  const RunFeatures f = ExtractFeatures(run);
-  std::map<std::string, double> scores;
-  auto deviation = [&](const char* name, const std::optional<double>& x, const RobustBaseline& b) {
-    if (x && b.count() > 0) scores[name] = b.Deviation(*x);
-  };
-  deviation("duration", f.duration, st.model->duration());
-  deviation("queue", f.queue, st.model->queue());
-  deviation("tests", f.tests_total, st.model->tests());
   const Verdict v = st.model->Process(run);
   st.last_finished = *run.finished_at;
   st.last = v;
-  st.feature_scores = std::move(scores);
+  st.feature_scores = v.feature_scores;
   st.recent.push_back({*run.finished_at, run.duration_seconds.value_or(0), v.anomalous});
   if (st.recent.size() > kRecentRuns) st.recent.pop_front();
   const bool already_stuck = st.stuck_started && run.started_at &&
@@ -520,9 +524,7 @@ ServiceSnapshot Service::Snapshot() const {
     if (st.model) {
       p.runs_seen = st.model->runs_seen();
       p.has_forest = st.model->has_forest();
-      if (st.model->duration().count() > 0) p.expected["duration"] = BandOf(st.model->duration());
-      if (st.model->queue().count() > 0) p.expected["queue"] = BandOf(st.model->queue());
-      if (st.model->tests().count() > 0) p.expected["tests"] = BandOf(st.model->tests());
+      p.expected = st.model->Expected();
     }
     s.pipelines.push_back(std::move(p));
   }

@@ -19,7 +19,7 @@ class ApiTest : public ::testing::Test {
  protected:
   ApiTest() : clock_(FromUnixSeconds(kNow)) {
     config_.detection.min_runs = 30;
-    AddNormalRuns(prom_, 40, kNow - 3600);
+    AddNormalRuns(prom_, 80, kNow - 3600);
     AddNormalRuns(prom_, 4, kNow - 3600, "org/new/ci.yml");
   }
   Service& svc() {
@@ -71,8 +71,8 @@ TEST_F(ApiTest, HealthAndStatus) {
   const auto& app = (*pipelines)[0];
   EXPECT_EQ(json::GetString(app, "pipeline"), "org/app/ci.yml");
   EXPECT_EQ(json::GetString(app, "state"), "ready");
-  EXPECT_EQ(json::GetInt(app, "runs_seen"), 40);
-  EXPECT_EQ(json::GetInt(app, "samples"), 40);
+  EXPECT_EQ(json::GetInt(app, "runs_seen"), 80);
+  EXPECT_EQ(json::GetInt(app, "samples"), 80);
   EXPECT_EQ(json::GetString(app, "model_trained_at"), "2026-01-01T00:00:00Z");
   const auto& cold = (*pipelines)[1];
   EXPECT_EQ(json::GetString(cold, "state"), "cold_start");
@@ -209,7 +209,7 @@ TEST_F(ApiTest, StatusPageIsSelfContainedWithCharts) {
   EXPECT_NE(html.find("<svg"), std::string::npos);
   EXPECT_NE(html.find("class=band"), std::string::npos);
   EXPECT_NE(html.find("class=anomalous"), std::string::npos);
-  EXPECT_NE(html.find("duration 2500s"), std::string::npos);
+  EXPECT_NE(html.find("duration 2500 s"), std::string::npos);
   EXPECT_NE(html.find("cold start: 4 of 30"), std::string::npos);
   EXPECT_EQ(html.find("src="), std::string::npos);
   EXPECT_EQ(html.find("href="), std::string::npos);

@@ -74,8 +74,12 @@ TEST(PipelineModelPersistence, RejectsGarbage) {
   bad_forest[pos + 20] = bad_forest[pos + 20] == 'a' ? 'b' : 'a';
   EXPECT_FALSE(PipelineModel::Deserialize(bad_forest, o).ok());
   std::string nan = good;
-  nan.replace(nan.find("\"values\":[") + 10, 0, "\"nan\",");
+  nan.replace(nan.find("\"residuals\":[") + 13, 0, "\"nan\",");
   EXPECT_FALSE(PipelineModel::Deserialize(nan, o).ok());
+  // A model of the MAD-based format 1 is not read: it must be retrained.
+  auto old = PipelineModel::Deserialize(R"({"format":1,"duration":{}})", o);
+  ASSERT_FALSE(old.ok());
+  EXPECT_NE(old.status().message().find("retrain"), std::string::npos) << old.status().ToString();
 }
 
 }  // namespace

@@ -75,10 +75,6 @@ struct RunPoint {
   bool anomalous = false;
 };
 
-struct Band {
-  double lower = 0, median = 0, upper = 0;  // p10, median, p90
-};
-
 struct PipelineSnapshot {
   std::string source, pipeline;
   std::size_t runs_seen = 0;   // runs the model has learnt
