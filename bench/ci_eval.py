@@ -51,6 +51,10 @@ GRACE_RUNS = 3       # runs after an event that still count as its window
 # chance about once in 2,000 runs; at 40% (ka0s JSON Lint) every 40 runs.
 MAX_BURST_BASE_RATE = 0.15
 SYNTHETIC_PIPELINES = 48
+# The calibration base is clean only and larger: at 1e-4 about 16 false
+# alerts are expected on its ~160k runs, enough to tell a 2x miscalibration
+# from chance (95% CI about 0.6-1.6x); the 48-pipeline base would expect 4.
+CALIBRATION_PIPELINES = 192
 CALIBRATION_RATES = (1e-2, 1e-3, 1e-4)
 NOISY_SPREAD = 0.2   # synthetic pipelines this noisy get their own regression line
 
@@ -65,6 +69,7 @@ KINDS = ["slow", "stuck", "regression", "queue", "tests_missing", "failure_burst
 EVENT_KINDS = {"regression", "failure_burst"}
 
 SYNTHETIC = "synthetic"
+CALIBRATION = "calibration"
 # Real bases: name, file in ci-history, licence (for the table header).
 REAL_BASES = [("julia-buildkite", "buildkite_julia_job_timings.json.gz", "MIT"),
               ("ka0s-github", "github_actions_ka0s_runs.csv.gz", "GPL-3.0, read in place"),
@@ -425,9 +430,27 @@ def write_synthetic(out, seed, n_pipelines):
     write_base(out, SYNTHETIC, {shape.pipeline: runs for shape, runs in base}, seed)
 
 
+def write_calibration(out, seed, n_pipelines):
+    """A clean synthetic base of its own (another random stream), for the
+    calibration replays only: out/calibration/{clean.jsonl, pipelines.json}."""
+    base = ci_synth.generate(seed, n_pipelines, stream=CALIBRATION)
+    d = os.path.join(out, CALIBRATION)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "pipelines.json"), "w") as f:
+        json.dump([shape.as_json() for shape, _ in base], f, indent=1)
+    with open(os.path.join(d, "clean.jsonl"), "w") as f:
+        for _, runs in base:
+            for r in runs:
+                f.write(to_record(r) + "\n")
+    print("ci_eval: %-16s %4d pipelines %6d runs (clean, for calibration)" % (
+        CALIBRATION, n_pipelines, sum(len(runs) for _, runs in base)), file=sys.stderr)
+
+
 def generate(args):
     os.makedirs(args.out, exist_ok=True)
     write_synthetic(args.out, args.seed, args.synthetic_pipelines)
+    if args.calibration_pipelines:
+        write_calibration(args.out, args.seed, args.calibration_pipelines)
     if not args.datasets:
         print("ci_eval: real histories skipped: no --datasets given", file=sys.stderr)
         return 0
@@ -749,14 +772,22 @@ def _rate_name(rate):
     return "%g" % rate
 
 
+def _kind_cell(k, n, rate):
+    if not n:
+        return "-"
+    return "%.2e" % (k / n) + (" (%.2f)" % (k / n / rate) if rate else "")
+
+
 def print_calibration(d):
-    """The observed false-alarm rate on the clean synthetic base against the
-    configured detection.false_alarm_rate; the default config's first."""
-    print("\n## Calibration: observed false-alarm rate on the clean synthetic base")
+    """The observed false-alarm rate on the clean calibration base against
+    the configured detection.false_alarm_rate; the given config's first."""
+    with open(os.path.join(d, "pipelines.json")) as f:
+        n_pipelines = len(json.load(f))
+    print("\n## Calibration: observed false-alarm rate on a clean synthetic base (%d pipelines)" % n_pipelines)
     clean = read_verdicts(os.path.join(d, "clean_verdicts.jsonl"))
-    rows = [("default", None, clean)]
-    path = os.path.join(d, "calibration.json")
-    status = json.load(open(path)) if os.path.exists(path) else {"rates": []}
+    with open(os.path.join(d, "calibration.json")) as f:
+        status = json.load(f)
+    rows = [("given" if status.get("config") else "default", None, clean)]
     unsupported = None
     for entry in status["rates"]:
         if entry.get("error"):
@@ -766,10 +797,11 @@ def print_calibration(d):
     kinds = sorted({v["kind"] for _, _, vs in rows for v in vs.values() if v["anomalous"]},
                    key=lambda k: KINDS.index(k) if k in KINDS else len(KINDS))
     scored = sum(v["scored"] for v in clean.values())
-    print("Normal runs: %d scored runs of the clean synthetic base (every alert there is false). "
+    print("Normal runs: %d scored runs of the clean calibration base (every alert there is false). "
           "Observed = alerts / scored runs; 95%% CI exact Poisson; ratio = observed / configured "
-          "(goal within 2x: 0.5-2). Per kind: alerts per scored run." % scored)
-    row = "%-10s %8s %10s %23s %7s" + " %10s" * len(kinds)
+          "(goal within 2x: 0.5-2). Per kind: alerts per scored run (and its ratio to the "
+          "configured total)." % scored)
+    row = "%-10s %8s %10s %19s %7s" + " %17s" * len(kinds)
     hdr = row % (("configured", "alerts", "observed", "95% CI", "ratio") + tuple(kinds))
     print(hdr)
     print("-" * len(hdr))
@@ -781,7 +813,7 @@ def print_calibration(d):
         print(row % ((name, k, "%.2e" % (k / n) if n else "-",
                       "%.2e-%.2e" % (lo / n, hi / n) if n else "-",
                       "%.2f" % (k / n / rate) if rate and n else "-")
-                     + tuple("%.2e" % (by_kind[kd] / n) if n else "-" for kd in kinds)))
+                     + tuple(_kind_cell(by_kind[kd], n, rate) for kd in kinds)))
     if unsupported:
         print("Calibration at %s skipped: this cicd-detector rejects detection.false_alarm_rate (%s). "
               "The tables above are for %s." % (
@@ -791,7 +823,7 @@ def print_calibration(d):
         expected = min(r for _, r, _ in rows[1:]) * scored
         if expected < 20:
             print("At %s about %.0f false alerts are expected on this base: the 95%% CI is wide; "
-                  "more pipelines (--synthetic-pipelines) narrow it." % (
+                  "more pipelines (--calibration-pipelines) narrow it." % (
                       _rate_name(min(r for _, r, _ in rows[1:])), expected))
 
 
@@ -819,8 +851,8 @@ def report(args):
     if any(b != SYNTHETIC for b in results):
         results["real"] = print_table("overall, real histories", overall_real)
     results["all"] = print_table("overall, all bases", overall_all)
-    if SYNTHETIC in results:
-        print_calibration(os.path.join(args.out, SYNTHETIC))
+    if os.path.exists(os.path.join(args.out, CALIBRATION, "calibration.json")):
+        print_calibration(os.path.join(args.out, CALIBRATION))
     print("\nGoal: F1 >= 0.90 and <= 1 false alert per 1,000 normal runs")
     for base, (f1, rate) in results.items():
         print("  %-16s F1 %s %-7s %5.1f per 1,000 %s" % (
@@ -871,10 +903,14 @@ def replay(detector, runs, out, config):
 
 
 def calibrate(detector, d, user_config):
-    """Replays the clean synthetic base at each CALIBRATION_RATES and writes
-    d/calibration.json. Stops at the first rate the detector rejects."""
+    """Replays the clean calibration base with the given config and at each
+    CALIBRATION_RATES and writes d/calibration.json; returns the number of
+    replays. Stops at the first rate the detector rejects."""
     text = open(user_config).read() if user_config else ""
     status = {"config": user_config, "rates": []}
+    error = replay(detector, os.path.join(d, "clean.jsonl"), os.path.join(d, "clean_verdicts.jsonl"), user_config)
+    if error:
+        raise ReplayError("config %s rejected: %s" % (user_config, error))
     for rate in CALIBRATION_RATES:
         cfg = os.path.join(d, "far_%s.yaml" % _rate_name(rate))
         with open(cfg, "w") as f:
@@ -890,6 +926,7 @@ def calibrate(detector, d, user_config):
         status["rates"].append({"rate": rate, "verdicts": name})
     with open(os.path.join(d, "calibration.json"), "w") as f:
         json.dump(status, f)
+    return 1 + len(status["rates"])
 
 
 def run(args):
@@ -906,13 +943,13 @@ def run(args):
             if error:
                 raise ReplayError("config %s rejected: %s" % (args.config, error))
             replays += 1
-    if not args.no_calibration:
-        calibrate(args.detector, os.path.join(args.out, SYNTHETIC), args.config)
+    if args.calibration_pipelines:
+        replays += calibrate(args.detector, os.path.join(args.out, CALIBRATION), args.config)
     t2 = time.monotonic()
     print("# cicd-detector labelled evaluation (seed %d, %s)" % (
         args.seed, "config %s" % args.config if args.config else "default config"))
     report(args)
-    print("\nWall time: %.0f s (generate %.0f s, %d replays and calibration %.0f s, report %.0f s)" % (
+    print("\nWall time: %.0f s (generate %.0f s, %d replays %.0f s, report %.0f s)" % (
         time.monotonic() - t0, t1 - t0, replays, t2 - t1, time.monotonic() - t2))
     return 0
 
@@ -926,6 +963,8 @@ def main():
         p.add_argument("--datasets", help="shared/datasets (read in place); absent: synthetic base only")
         p.add_argument("--seed", type=int, default=1)
         p.add_argument("--synthetic-pipelines", type=int, default=SYNTHETIC_PIPELINES)
+        p.add_argument("--calibration-pipelines", type=int, default=CALIBRATION_PIPELINES,
+                       help="pipelines of the clean calibration base; 0: no calibration")
 
     add_generate_flags(sub.add_parser("generate"))
     r = sub.add_parser("report")
@@ -936,7 +975,6 @@ def main():
     a.add_argument("--detector", required=True, help="the cicd-detector binary")
     a.add_argument("--config", help="detector YAML (its detection: section); defaults otherwise")
     a.add_argument("--examples", type=int, default=3, help="false alerts quoted per base and kind")
-    a.add_argument("--no-calibration", action="store_true", help="skip the false_alarm_rate replays")
     args = ap.parse_args()
     if args.cmd == "run" and args.config:
         args.config = os.path.abspath(args.config)

@@ -12,7 +12,8 @@
 #
 # Knobs (environment): BUILD_DIR (build), DATASETS (../shared/datasets; when
 # absent only the synthetic base is evaluated), SEED (1), EXAMPLES (3 false
-# alerts quoted per base and kind), SYNTHETIC_PIPELINES (48).
+# alerts quoted per base and kind), SYNTHETIC_PIPELINES (48),
+# CALIBRATION_PIPELINES (192; 0 skips the calibration replays).
 # --config FILE is passed to replay (its detection: section); defaults otherwise.
 # The data sets are read in place; everything derived from them is written
 # under $BUILD_DIR/ci-eval, never into the repository.
@@ -25,6 +26,7 @@ DATASETS=${DATASETS:-$ROOT/../shared/datasets}
 SEED=${SEED:-1}
 EXAMPLES=${EXAMPLES:-3}
 SYNTHETIC_PIPELINES=${SYNTHETIC_PIPELINES:-48}
+CALIBRATION_PIPELINES=${CALIBRATION_PIPELINES:-192}
 CONFIG=()
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -52,4 +54,5 @@ OUT=$BUILD_DIR/ci-eval
 rm -rf "$OUT"
 mkdir -p "$OUT"
 exec python3 "$ROOT/bench/ci_eval.py" run --detector "$BUILD_DIR/bin/cicd-detector" --out "$OUT" \
-  --seed "$SEED" --examples "$EXAMPLES" --synthetic-pipelines "$SYNTHETIC_PIPELINES" "${REAL[@]}" "${CONFIG[@]}"
+  --seed "$SEED" --examples "$EXAMPLES" --synthetic-pipelines "$SYNTHETIC_PIPELINES" \
+  --calibration-pipelines "$CALIBRATION_PIPELINES" "${REAL[@]}" "${CONFIG[@]}"

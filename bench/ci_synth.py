@@ -371,8 +371,9 @@ def history(shape, rng):
     return runs
 
 
-def generate(seed, n_pipelines):
-    """[(shape, runs)] of a synthetic base; the same seed gives the same base."""
-    rng = random.Random("ci_synth:%d" % seed)
+def generate(seed, n_pipelines, stream="synthetic"):
+    """[(shape, runs)] of a synthetic base; the same seed and stream give the
+    same base, another stream an independent one."""
+    rng = random.Random("ci_synth:%s:%d" % (stream, seed))
     shapes = draw_shapes(rng, n_pipelines)
-    return [(s, history(s, random.Random("ci_synth:%d:%d" % (seed, s.index)))) for s in shapes]
+    return [(s, history(s, random.Random("ci_synth:%s:%d:%d" % (stream, seed, s.index)))) for s in shapes]
