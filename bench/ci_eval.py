@@ -51,9 +51,10 @@ GRACE_RUNS = 3       # runs after an event that still count as its window
 # chance about once in 2,000 runs; at 40% (ka0s JSON Lint) every 40 runs.
 MAX_BURST_BASE_RATE = 0.15
 SYNTHETIC_PIPELINES = 48
-# The calibration base is clean only and larger: at 1e-4 about 16 false
-# alerts are expected on its ~160k runs, enough to tell a 2x miscalibration
-# from chance (95% CI about 0.6-1.6x); the 48-pipeline base would expect 4.
+# The calibration base is clean only and larger: at 1e-4 about 15 false
+# alerts are expected on its ~147k runs, enough to tell a 2x
+# miscalibration from chance (95% CI about 0.6-1.6x); the 48-pipeline base
+# would expect 4.
 CALIBRATION_PIPELINES = 192
 CALIBRATION_RATES = (1e-2, 1e-3, 1e-4)
 NOISY_SPREAD = 0.2   # synthetic pipelines this noisy get their own regression line
