@@ -931,6 +931,9 @@ def calibrate(detector, d, user_config):
 
 
 def run(args):
+    if not os.access(args.detector, os.X_OK):
+        raise ReplayError("%s is not an executable cicd-detector (build it: cmake --build build "
+                          "--target cicd-detector)" % args.detector)
     t0 = time.monotonic()
     generate(args)
     t1 = time.monotonic()
