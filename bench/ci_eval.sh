@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
-# Labelled evaluation of cicd-detector on the real CI histories in
-# ../shared/datasets/ci-history: injects labelled anomalies (bench/ci_eval.py),
-# replays the clean and the injected histories through `cicd-detector replay`
-# and prints precision, recall and F1 per kind and false alerts per 1,000
-# normal runs, per data set and overall.
+# Labelled evaluation of cicd-detector (bench/ci_eval.py): a synthetic base,
+# clean by construction (bench/ci_synth.py), and the real CI histories in
+# ../shared/datasets/ci-history, with injected labelled anomalies, replayed
+# through `cicd-detector replay`. Prints per base (synthetic, each real
+# history, overall) precision, recall and F1 per kind, false alerts per 1,000
+# normal runs per kind, alerts per pipeline per week, and the calibration
+# table (observed false-alarm rate at detection.false_alarm_rate 1e-2, 1e-3,
+# 1e-4 on the clean synthetic base).
 #
 #   bench/ci_eval.sh [--config FILE]        BUILD_DIR=build-eval bench/ci_eval.sh
 #
-# Knobs (environment): BUILD_DIR (build), DATASETS (../shared/datasets),
-# SEED (1), EXAMPLES (3 false alerts quoted per data set and kind).
+# Knobs (environment): BUILD_DIR (build), DATASETS (../shared/datasets; when
+# absent only the synthetic base is evaluated), SEED (1), EXAMPLES (3 false
+# alerts quoted per base and kind), SYNTHETIC_PIPELINES (48),
+# CALIBRATION_PIPELINES (192; 0 skips the calibration replays).
 # --config FILE is passed to replay (its detection: section); defaults otherwise.
 # The data sets are read in place; everything derived from them is written
 # under $BUILD_DIR/ci-eval, never into the repository.
@@ -20,6 +25,8 @@ BUILD_DIR=${BUILD_DIR:-build}
 DATASETS=${DATASETS:-$ROOT/../shared/datasets}
 SEED=${SEED:-1}
 EXAMPLES=${EXAMPLES:-3}
+SYNTHETIC_PIPELINES=${SYNTHETIC_PIPELINES:-48}
+CALIBRATION_PIPELINES=${CALIBRATION_PIPELINES:-192}
 CONFIG=()
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -27,11 +34,6 @@ while [[ $# -gt 0 ]]; do
     *) echo "usage: $0 [--config FILE]" >&2; exit 2 ;;
   esac
 done
-
-if [[ ! -d $DATASETS/ci-history ]]; then
-  echo "skipping: ../shared/datasets not found"
-  exit 0
-fi
 
 log() { echo "== $*" >&2; }
 
@@ -41,26 +43,16 @@ if [[ ! -f $BUILD_DIR/CMakeCache.txt ]]; then
 fi
 log "building cicd-detector"
 cmake --build "$BUILD_DIR" -j2 --target cicd-detector >/dev/null
-DETECTOR=$BUILD_DIR/bin/cicd-detector
 
+REAL=()
+if [[ -d $DATASETS/ci-history ]]; then
+  REAL=(--datasets "$DATASETS")
+else
+  log "real histories skipped: $DATASETS/ci-history not found (set DATASETS); synthetic base only"
+fi
 OUT=$BUILD_DIR/ci-eval
+rm -rf "$OUT"
 mkdir -p "$OUT"
-log "generating labelled histories (seed $SEED) into $OUT"
-python3 "$ROOT/bench/ci_eval.py" generate --datasets "$DATASETS" --out "$OUT" --seed "$SEED"
-
-replay() {  # replay IN OUT: exit 3 (skipped lines) would mean the generator wrote bad records
-  local rc=0
-  "$DETECTOR" replay --runs "$1" --out "$2" "${CONFIG[@]}" 2>"$2.log" || rc=$?
-  if [[ $rc -ne 0 ]]; then
-    echo "cicd-detector replay $1 failed with exit code $rc:" >&2
-    tail -5 "$2.log" >&2
-    exit 1
-  fi
-  log "$(tail -1 "$2.log")"
-}
-log "replaying the clean and the injected histories"
-replay "$OUT/clean.jsonl" "$OUT/clean_verdicts.jsonl"
-replay "$OUT/runs.jsonl" "$OUT/verdicts.jsonl"
-
-echo "# cicd-detector labelled evaluation (seed $SEED${CONFIG:+, config ${CONFIG[1]}})"
-python3 "$ROOT/bench/ci_eval.py" report --out "$OUT" --examples "$EXAMPLES"
+exec python3 "$ROOT/bench/ci_eval.py" run --detector "$BUILD_DIR/bin/cicd-detector" --out "$OUT" \
+  --seed "$SEED" --examples "$EXAMPLES" --synthetic-pipelines "$SYNTHETIC_PIPELINES" \
+  --calibration-pipelines "$CALIBRATION_PIPELINES" "${REAL[@]}" "${CONFIG[@]}"
