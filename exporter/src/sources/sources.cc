@@ -2,6 +2,7 @@
 // file under sources/ and one row here.
 #include "cicd/exporter/source.h"
 #include "cicd/exporter/sources/github.h"
+#include "cicd/exporter/sources/gitlab.h"
 #include "cicd/exporter/sources/jenkins.h"
 #include "cicd/exporter/sources/replay.h"
 
@@ -11,6 +12,7 @@ const std::vector<SourceType>& SourceTypes() {
   static const std::vector<SourceType> table = {
       {"jenkins", "Jenkins jobs (recursively through folders) via /api/json", &ParseJenkinsConfig},
       {"github", "GitHub Actions workflow runs via the REST API", &ParseGithubConfig},
+      {"gitlab", "GitLab CI pipelines via the REST API v4", &ParseGitlabConfig},
       {"replay", "a JSONL file of run records replayed as if live", &ParseReplayConfig},
   };
   return table;
