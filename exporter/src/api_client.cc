@@ -22,6 +22,17 @@ std::optional<double> HeaderNumber(const HttpResponse& r, std::string_view name)
 
 constexpr std::size_t kMaxCacheEntries = 20'000;
 
+// GitHub sends X-RateLimit-*, Buildkite and GitLab the unprefixed
+// RateLimit-* names of the IETF draft.
+std::optional<double> RateLimitHeader(const HttpResponse& r, std::string_view field) {
+  if (auto v = HeaderNumber(r, "x-ratelimit-" + std::string(field))) return v;
+  return HeaderNumber(r, "ratelimit-" + std::string(field));
+}
+
+// A reset is a Unix time (GitHub, GitLab) or, when smaller than any Unix time
+// this code will meet (before 2001), seconds from now (Buildkite).
+constexpr double kResetIsDelta = 1e9;
+
 }  // namespace
 
 ApiClient::ApiClient(std::string source_name, ApiClientOptions options,
@@ -85,10 +96,10 @@ std::optional<Millis> ApiClient::RateLimitWait(const HttpResponse& r) const {
   if (auto retry_after = HeaderNumber(r, "retry-after")) {
     return Millis(static_cast<std::int64_t>(std::clamp(*retry_after, 0.0, cap_s) * 1000));
   }
-  const auto remaining = HeaderNumber(r, "x-ratelimit-remaining");
-  const auto reset = HeaderNumber(r, "x-ratelimit-reset");
+  const auto remaining = RateLimitHeader(r, "remaining");
+  const auto reset = RateLimitHeader(r, "reset");
   if (remaining && *remaining <= 0 && reset) {
-    const double wait_s = *reset - ToUnixSeconds(clock_->Now());
+    const double wait_s = *reset < kResetIsDelta ? *reset : *reset - ToUnixSeconds(clock_->Now());
     return Millis(static_cast<std::int64_t>(std::clamp(wait_s, 1.0, cap_s) * 1000));
   }
   if (r.status == 403 && r.body.find("secondary rate limit") != std::string::npos) {
@@ -135,7 +146,7 @@ Result<ApiResponse> ApiClient::Get(const std::string& url, bool use_etag) {
     }
     const HttpResponse& r = *fetched;
     if (observer_) observer_->OnApiRequest(source_, std::to_string(r.status));
-    if (auto remaining = HeaderNumber(r, "x-ratelimit-remaining")) {
+    if (auto remaining = RateLimitHeader(r, "remaining")) {
       {
         std::lock_guard lock(mu_);
         remaining_ = *remaining;

@@ -1,6 +1,7 @@
 // The table of CI sources (STYLE.md principle 2): adding one means one new
 // file under sources/ and one row here.
 #include "cicd/exporter/source.h"
+#include "cicd/exporter/sources/buildkite.h"
 #include "cicd/exporter/sources/github.h"
 #include "cicd/exporter/sources/jenkins.h"
 #include "cicd/exporter/sources/replay.h"
@@ -11,6 +12,7 @@ const std::vector<SourceType>& SourceTypes() {
   static const std::vector<SourceType> table = {
       {"jenkins", "Jenkins jobs (recursively through folders) via /api/json", &ParseJenkinsConfig},
       {"github", "GitHub Actions workflow runs via the REST API", &ParseGithubConfig},
+      {"buildkite", "Buildkite builds of one organisation via the REST API", &ParseBuildkiteConfig},
       {"replay", "a JSONL file of run records replayed as if live", &ParseReplayConfig},
   };
   return table;
