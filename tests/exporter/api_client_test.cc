@@ -164,6 +164,17 @@ TEST_F(ApiClientTest, ExhaustedQuotaWaitsUntilResetThenRetries) {
   EXPECT_EQ(client_->rate_limit_remaining(), 4999);
 }
 
+TEST_F(ApiClientTest, UnprefixedHeadersWithResetInSecondsFromNow) {
+  // Buildkite: RateLimit-Reset is the seconds until the window resets.
+  fetcher_.Push(
+      Response(429, "", {{"RateLimit-Remaining", "0"}, {"RateLimit-Reset", "42"}}));
+  fetcher_.Push(Response(200, "ok", {{"RateLimit-Remaining", "199"}}));
+  ASSERT_TRUE(Client().Get("https://api.example.com/a").ok());
+  EXPECT_EQ(waits_, std::vector<Millis>{Millis(42'000)});
+  EXPECT_EQ(observer_.quota, (std::vector<double>{0, 199}));
+  EXPECT_EQ(client_->rate_limit_remaining(), 199);
+}
+
 TEST_F(ApiClientTest, ResetAlreadyPassedWaitsAtLeastOneSecond) {
   fetcher_.Push(
       Response(429, "", {{"X-RateLimit-Remaining", "0"}, {"X-RateLimit-Reset", ResetIn(-5)}}));

@@ -88,14 +88,18 @@ TEST(ExporterConfig, ExampleFileIsValid) {
   setenv("JENKINS_TOKEN", "example-jenkins-token", 1);
   setenv("GITHUB_TOKEN", "example-github-token", 1);
   setenv("GITLAB_TOKEN", "example-gitlab-token", 1);
+  setenv("BUILDKITE_TOKEN", "example-buildkite-token", 1);
+  setenv("CIRCLECI_TOKEN", "example-circleci-token", 1);
   auto text = ReadFileToString(std::string(CICD_SOURCE_DIR) + "/config/config.example.yaml");
   ASSERT_TRUE(text.ok());
   const auto cfg = ParseExporterConfig(*text, "config.example.yaml");
-  ASSERT_GE(cfg.sources.size(), 3u);  // the others: their own sources' tests
+  ASSERT_EQ(cfg.sources.size(), 6u);
   EXPECT_EQ(cfg.sources[0].common.type, "jenkins");
   EXPECT_EQ(cfg.sources[1].common.type, "github");
   EXPECT_EQ(cfg.sources[1].common.api.requests_per_second, 1.0);
-  EXPECT_EQ(cfg.sources[2].common.type, "replay");
+  EXPECT_EQ(cfg.sources[2].common.type, "buildkite");
+  EXPECT_EQ(cfg.sources[3].common.type, "circleci");
+  EXPECT_EQ(cfg.sources[4].common.type, "replay");
   EXPECT_EQ(cfg.branches.keep.size(), 3u);
   EXPECT_EQ(cfg.sources[0].branch_filter.exclude, std::vector<std::string>{"dependabot/*"});
 }

@@ -6,49 +6,23 @@
 #include <set>
 
 #include "cicd/core/log.h"
+#include "source_util.h"
 
 namespace cicd::exporter {
 namespace {
 
+using detail::NextPageUrl;
+using detail::WithoutQuery;
+
 // Jobs of one attempt per page: GitHub's maximum, so a run needs one request
 // unless its matrix has more than 100 jobs.
 constexpr int kJobsPerPage = 100;
-
-std::string Trim(std::string s) {
-  const auto first = s.find_first_not_of(" \t\r\n");
-  if (first == std::string::npos) return "";
-  const auto last = s.find_last_not_of(" \t\r\n");
-  return s.substr(first, last - first + 1);
-}
-
-std::string WithoutQuery(const std::string& url) { return url.substr(0, url.find('?')); }
 
 // The workflow path part of a pipeline "owner/repo/.github/workflows/x.yml".
 std::string_view WorkflowPath(const RunRecord& run, const std::string& repo) {
   std::string_view p = run.pipeline;
   if (p.size() > repo.size() && p.substr(0, repo.size()) == repo) p.remove_prefix(repo.size() + 1);
   return p;
-}
-
-// The URL of the next page. GitHub's Link URLs carry page=N; the next URL is
-// built from `first` (which this code encoded) and that number rather than
-// taken verbatim, because cpp-httplib percent-decodes header values: the
-// link's "created=%3E%3D..." arrives as "created=>=..." and other escapes
-// (%26, %2B) could not be restored. Without a page number the link is used
-// as it came, resolved against `origin`.
-std::string NextPageUrl(const std::string& first, const std::string& next,
-                        const std::string& origin) {
-  for (const char* key : {"?page=", "&page="}) {
-    const auto pos = next.find(key);
-    if (pos == std::string::npos) continue;
-    const auto begin = pos + std::strlen(key);
-    const auto end = next.find_first_not_of("0123456789", begin);
-    const std::string digits = next.substr(begin, end == std::string::npos ? end : end - begin);
-    if (!digits.empty() && digits.size() < 9) {
-      return first + (first.find('?') == std::string::npos ? "?" : "&") + "page=" + digits;
-    }
-  }
-  return !next.empty() && next[0] == '/' ? origin + next : next;
 }
 
 // A run's identity in the job cache; the repository keeps runs of different
@@ -61,19 +35,11 @@ std::string CacheKey(const std::string& repo, const RunRecord& run) {
 
 GithubSettings ParseGithubSettings(YamlMap& y) {
   GithubSettings s;
-  s.api_url = Trim(y.ExpandedString("api_url", s.api_url));
+  s.api_url = detail::TrimSpace(y.ExpandedString("api_url", s.api_url));
   while (!s.api_url.empty() && s.api_url.back() == '/') s.api_url.pop_back();
   if (auto url = Url::Parse(s.api_url); !url) y.Fail("api_url", url.status().message());
 
-  // Trimmed because tokens read from files often end in a newline, which
-  // would make an invalid header.
-  s.token = Trim(y.ExpandedString("token", ""));
-  Logging::AddSecret(s.token);
-  // The message must not quote the value: it is a secret.
-  if (std::any_of(s.token.begin(), s.token.end(),
-                  [](char c) { return static_cast<unsigned char>(c) <= ' ' || c == 0x7f; })) {
-    y.Fail("token", "contains spaces or control characters; check the variable or file");
-  }
+  s.token = detail::ReadToken(y, "token");
 
   if (!y.Has("repositories")) {
     y.Fail("repositories", "required: a list of \"owner/repo\" names");
@@ -136,8 +102,7 @@ GithubSource::GithubSource(const SourceCommon& common, GithubSettings settings,
 }
 
 bool GithubSource::SameOrigin(const std::string& url) const {
-  auto parsed = Url::Parse(url);
-  return parsed && parsed->Origin() == api_origin_;
+  return detail::SameOrigin(url, api_origin_);
 }
 
 Result<PollResult> GithubSource::Poll(TimePoint since) {
