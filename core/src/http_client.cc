@@ -4,6 +4,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 
 namespace cicd {
 
@@ -112,6 +115,9 @@ HttplibFetcher::HttplibFetcher(HttpClientOptions options) : options_(std::move(o
 Result<HttpResponse> HttplibFetcher::Fetch(const HttpRequest& request) {
   auto url = Url::Parse(request.url);
   if (!url) return url.status();
+  if (request.method != "GET" && request.method != "POST") {
+    return InvalidArgument("unsupported HTTP method " + request.method);
+  }
   httplib::Client client(url->Origin());
   const auto secs = std::chrono::duration_cast<std::chrono::seconds>(request.timeout);
   const auto usecs = std::chrono::duration_cast<std::chrono::microseconds>(request.timeout - secs);
@@ -157,6 +163,20 @@ Result<HttpResponse> HttplibFetcher::Fetch(const HttpRequest& request) {
     }
     return true;
   };
+  // The receiver only runs when body bytes arrive: a server trickling the
+  // status line or headers would never reach it. A watchdog shuts the
+  // socket down at the deadline, wherever the exchange is.
+  std::mutex watch_mu;
+  std::condition_variable watch_cv;
+  bool done = false;
+  bool expired = false;
+  std::thread watchdog([&] {
+    std::unique_lock lock(watch_mu);
+    if (watch_cv.wait_until(lock, deadline, [&] { return done; })) return;
+    expired = true;
+    lock.unlock();
+    client.stop();
+  });
   httplib::Result res{nullptr, httplib::Error::Unknown};
   if (request.method == "GET") {
     res = client.Get(url->target, headers, response_handler, receiver);
@@ -173,8 +193,15 @@ Result<HttpResponse> HttplibFetcher::Fetch(const HttpRequest& request) {
     };
     res = client.send(req);
   } else {
-    return InvalidArgument("unsupported HTTP method " + request.method);
+    res = client.send(httplib::Request{});  // unreachable: checked above
   }
+  {
+    std::lock_guard lock(watch_mu);
+    done = true;
+  }
+  watch_cv.notify_all();
+  watchdog.join();
+  too_slow = too_slow || expired;
   const std::string where = request.method + " " + url->Origin() + url->target.substr(0, url->target.find('?'));
   if (too_large) {
     return Status::Error(ErrorCode::kResourceExhausted,
@@ -183,7 +210,7 @@ Result<HttpResponse> HttplibFetcher::Fetch(const HttpRequest& request) {
   }
   if (too_slow) {
     return Status::Error(ErrorCode::kTimeout,
-                         where + ": response not complete within " +
+                         where + ": timed out after " +
                              FormatDuration(std::chrono::duration_cast<Millis>(kWholeRequestFactor * request.timeout)));
   }
   if (!res) {
