@@ -641,7 +641,7 @@ TEST_F(GithubAppTest, ConfigReadsTheKeyFileAndRefusesBadOnes) {
   EXPECT_NE(ConfigErrorOf("repositories: [o/r]\napp: {app_id: 1, private_key_file: x}\n")
                 .find("app.installation_id"),
             std::string::npos);
-  EXPECT_NE(ConfigErrorOf("repositories: [o/r]\ntoken: abcdef\napp:\n  app_id: 1\n"
+  EXPECT_NE(ConfigErrorOf("repositories: [o/r]\ntoken: ghp_bothTokenAndApp01\napp:\n  app_id: 1\n"
                         "  installation_id: 2\n  private_key_file: " + key_file + "\n")
                 .find("either token or app"),
             std::string::npos);
