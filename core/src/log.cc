@@ -82,6 +82,11 @@ void Logging::AddSecret(std::string secret) {
   State().secrets.push_back(std::move(secret));
 }
 
+void Logging::RemoveSecret(std::string_view secret) {
+  std::lock_guard lock(State().mu);
+  std::erase_if(State().secrets, [&](const std::string& s) { return s == secret; });
+}
+
 std::string Logging::Redact(std::string text) {
   std::lock_guard lock(State().mu);
   return RedactLocked(std::move(text), State().secrets);

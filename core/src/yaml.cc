@@ -15,7 +15,12 @@ std::string Join(const std::string& path, const std::string& key) {
   return path.empty() ? key : path + "." + key;
 }
 
+thread_local YamlKeyRecorder* t_recorder = nullptr;
+
 }  // namespace
+
+YamlKeyRecorder::YamlKeyRecorder() : previous_(t_recorder) { t_recorder = this; }
+YamlKeyRecorder::~YamlKeyRecorder() { t_recorder = previous_; }
 
 YAML::Node LoadYaml(const std::string& text, const std::string& file_name) {
   try {
@@ -72,6 +77,7 @@ bool YamlMap::Has(const std::string& key) const {
 
 YAML::Node YamlMap::Get(const std::string& key) {
   read_.insert(key);
+  if (t_recorder != nullptr) t_recorder->keys_.insert(Join(path_, key));
   if (!node_ || !node_.IsMap()) return YAML::Node();
   return node_[key];
 }

@@ -41,14 +41,19 @@ ApiClient::ApiClient(std::string source_name, ApiClientOptions options,
                      Sleeper sleep, std::uint64_t seed)
     : source_(std::move(source_name)),
       options_(std::move(options)),
-      auth_headers_(std::move(auth_headers)),
       fetcher_(fetcher),
       clock_(clock),
       observer_(observer),
       sleep_(std::move(sleep)),
       tokens_(options_.burst),
       last_refill_(clock->Now()),
-      rng_(seed) {}
+      rng_(seed),
+      auth_headers_(std::move(auth_headers)) {}
+
+void ApiClient::SetAuthHeaders(std::vector<std::pair<std::string, std::string>> auth_headers) {
+  std::lock_guard lock(mu_);
+  auth_headers_ = std::move(auth_headers);
+}
 
 bool ApiClient::Sleep(Millis d) {
   if (d <= Millis(0)) return true;
@@ -124,8 +129,11 @@ Result<ApiResponse> ApiClient::Get(const std::string& url, bool use_etag) {
     HttpRequest req;
     req.url = url;
     req.timeout = options_.timeout;
-    req.headers = auth_headers_;
     std::optional<CacheEntry> cached;
+    {
+      std::lock_guard lock(mu_);
+      req.headers = auth_headers_;
+    }
     if (use_etag) {
       std::lock_guard lock(mu_);
       if (auto it = etag_cache_.find(url); it != etag_cache_.end()) {

@@ -269,4 +269,37 @@ void ApplyJobTimes(RunRecord& run, const JobTimes& times) {
   Normalize(run);
 }
 
+Result<RepositoriesPage> ParseRepositoriesPage(std::string_view body) {
+  auto doc = json::Parse(body);
+  if (!doc) return doc.status();
+  if (!doc->is_array()) return ParseError("a repository listing is not a JSON list");
+  RepositoriesPage page;
+  const auto& items = doc->get_array();
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    Repository r;
+    r.full_name = json::GetString(items[i], "full_name").value_or("");
+    if (!IsRepositoryName(r.full_name)) {
+      page.errors.push_back("[" + std::to_string(i) + "]: no valid \"full_name\"");
+      continue;
+    }
+    r.name = json::GetString(items[i], "name").value_or(r.full_name.substr(r.full_name.find('/') + 1));
+    r.archived = json::GetBool(items[i], "archived").value_or(false);
+    r.fork = json::GetBool(items[i], "fork").value_or(false);
+    page.repositories.push_back(std::move(r));
+  }
+  return page;
+}
+
+std::vector<std::string> SelectRepositories(const std::vector<Repository>& repositories,
+                                            const GithubOwner& owner) {
+  std::vector<std::string> out;
+  for (const Repository& r : repositories) {
+    if (r.archived && !owner.archived) continue;
+    if (r.fork && !owner.forks) continue;
+    if (!owner.repositories.Allows(r.name)) continue;
+    out.push_back(r.full_name);
+  }
+  return out;
+}
+
 }  // namespace cicd::exporter::github

@@ -1,6 +1,9 @@
 #include "cicd/exporter/sources/jenkins.h"
 
+#include <algorithm>
 #include <deque>
+#include <iterator>
+#include <set>
 #include <utility>
 
 #include "cicd/core/http_client.h"
@@ -17,11 +20,17 @@ constexpr std::string_view kQueueItemTree =
 // older builds would only collect 404s.
 constexpr Millis kQueueItemRetention{10 * 60 * 1000};
 
-std::string BuildsTree(int builds_per_job) {
-  return "builds[number,url,result,building,duration,timestamp,queueId,"
+// Jenkins's `builds` holds the newest 100 builds at most; `allBuilds` holds
+// every build but loads them from disk, so it is read only to page back.
+constexpr std::size_t kBuildsListCap = 100;
+
+// Builds [offset, offset + count) of a job, newest first.
+std::string BuildsTree(std::size_t offset, int count) {
+  return std::string(offset == 0 ? "builds" : "allBuilds") +
+         "[number,url,result,building,duration,timestamp,queueId,"
          "actions[_class,totalCount,failCount,skipCount,queuingDurationMillis,"
-         "blockedDurationMillis,buildableDurationMillis,waitingDurationMillis]]{0," +
-         std::to_string(builds_per_job) + "}";
+         "blockedDurationMillis,buildableDurationMillis,waitingDurationMillis]]{" +
+         std::to_string(offset) + "," + std::to_string(offset + count) + "}";
 }
 
 // Brackets, braces and commas are encoded so no proxy or server rejects them.
@@ -66,6 +75,9 @@ SourceFactory ParseJenkinsConfig(YamlMap& y, SourceCommon& common) {
   s.max_depth = static_cast<int>(y.Int("max_depth", s.max_depth, 0, 100));
   s.max_jobs = static_cast<int>(y.Int("max_jobs", s.max_jobs, 1, 1'000'000));
   s.builds_per_job = static_cast<int>(y.Int("builds_per_job", s.builds_per_job, 1, 10'000));
+  s.max_build_pages = static_cast<int>(y.Int("max_build_pages", s.max_build_pages, 1, 1000));
+  s.discovery_interval = y.Duration("discovery_interval", s.discovery_interval);
+  if (s.discovery_interval < Millis(0)) y.Fail("discovery_interval", "must not be negative");
   s.fetch_queue_items = y.Bool("fetch_queue_items", s.fetch_queue_items);
   (void)common;
   return [s](const SourceCommon& c, const SourceDeps& deps) -> std::unique_ptr<Source> {
@@ -149,25 +161,80 @@ Result<JenkinsSource::Walk> JenkinsSource::DiscoverJobs() {
   return walk;
 }
 
+Result<JenkinsBuildList> JenkinsSource::FetchBuilds(const JenkinsJob& job, std::size_t offset) {
+  auto response =
+      api_.Get(ApiUrl(job.names, TreeQuery(BuildsTree(offset, settings_.builds_per_job))));
+  if (!response) return response.status();
+  return ParseJenkinsBuilds(response->body, name_, job);
+}
+
 void JenkinsSource::PollJob(const JenkinsJob& job, TimePoint since, PollResult& out) {
-  auto response = api_.Get(ApiUrl(job.names, TreeQuery(BuildsTree(settings_.builds_per_job))));
-  Result<JenkinsBuildList> list = response ? ParseJenkinsBuilds(response->body, name_, job)
-                                           : Result<JenkinsBuildList>(response.status());
-  if (!list) {
-    // A job deleted since its folder was listed is not an error.
-    if (list.status().code() == ErrorCode::kNotFound) return;
-    out.partial_errors.push_back(list.status().WithContext("job " + job.full_path).ToString());
-    return;
+  const std::string key = JobKey(job.names);
+  // The lowest build number this poll must read, when a previous poll saw the job.
+  std::optional<std::int64_t> need_from;
+  if (const auto it = cursors_.find(key); it != cursors_.end()) {
+    need_from = std::min(it->second.newest + 1,
+                         it->second.oldest_running.value_or(it->second.newest + 1));
   }
-  for (const std::string& why : list->skipped) {
-    LogDebug("jenkins build skipped", {{"source", name_}, {"job", job.full_path}, {"why", why}});
+  std::vector<JenkinsBuild> builds;
+  std::size_t offset = 0;
+  for (int page = 1;; ++page) {
+    Result<JenkinsBuildList> list = FetchBuilds(job, offset);
+    if (!list) {
+      // A job deleted since its folder was listed is not an error, but the
+      // cached job list is out of date.
+      if (list.status().code() == ErrorCode::kNotFound) {
+        walk_stale_ = true;
+        return;
+      }
+      // The cursor stays as it was: the next poll reads these builds again.
+      out.partial_errors.push_back(list.status().WithContext("job " + job.full_path).ToString());
+      return;
+    }
+    for (const std::string& why : list->skipped) {
+      LogDebug("jenkins build skipped", {{"source", name_}, {"job", job.full_path}, {"why", why}});
+    }
+    const JenkinsBuild* oldest = nullptr;  // lowest number on this page
+    for (JenkinsBuild& build : list->builds) {
+      if (oldest == nullptr || *build.run.number < *oldest->run.number) oldest = &build;
+    }
+    const bool reached =
+        oldest != nullptr &&
+        (need_from ? *oldest->run.number <= *need_from
+                   : oldest->run.status == RunStatus::kCompleted &&
+                         *oldest->run.finished_at < since);
+    std::move(list->builds.begin(), list->builds.end(), std::back_inserter(builds));
+    const std::size_t asked = offset == 0 ? std::min<std::size_t>(settings_.builds_per_job,
+                                                                  kBuildsListCap)
+                                          : static_cast<std::size_t>(settings_.builds_per_job);
+    offset += list->entries;
+    if (reached || list->entries < asked) break;  // back far enough, or no older builds
+    if (page >= settings_.max_build_pages) {
+      if (pages_warned_.insert(key).second) {
+        LogWarn("jenkins builds cut at max_build_pages; older builds finished since the last "
+                "poll are left out",
+                {{"source", name_},
+                 {"job", job.full_path},
+                 {"max_build_pages", settings_.max_build_pages},
+                 {"hint", "raise max_build_pages or builds_per_job, or poll more often"}});
+      }
+      break;
+    }
   }
-  for (JenkinsBuild& build : list->builds) {
+
+  JobCursor cursor;
+  for (JenkinsBuild& build : builds) {
+    const std::int64_t number = *build.run.number;
+    cursor.newest = std::max(cursor.newest, number);
     const bool completed = build.run.status == RunStatus::kCompleted;
+    if (!completed && (!cursor.oldest_running || number < *cursor.oldest_running)) {
+      cursor.oldest_running = number;
+    }
     if (completed && *build.run.finished_at < since) continue;
     FillQueueTime(job, build);
     (completed ? out.finished : out.active).push_back(std::move(build.run));
   }
+  cursors_[key] = cursor;
 }
 
 void JenkinsSource::FillQueueTime(const JenkinsJob& job, JenkinsBuild& build) {
@@ -221,21 +288,41 @@ void JenkinsSource::PollQueue(const std::map<std::string, const JenkinsJob*>& by
   }
 }
 
+Result<const JenkinsSource::Walk*> JenkinsSource::CurrentWalk(
+    std::vector<std::string>& partial_errors) {
+  const TimePoint now = clock_->Now();
+  const bool due = !walk_ || walk_stale_ || settings_.discovery_interval <= Millis(0) ||
+                   now - *walked_at_ >= settings_.discovery_interval;
+  if (!due) return &*walk_;
+  auto walk = DiscoverJobs();
+  if (!walk) return walk.status();
+  partial_errors = std::move(walk->partial_errors);
+  // A walk that failed in part is done again on the next poll.
+  walk_stale_ = !partial_errors.empty();
+  walk_ = Walk{std::move(walk->jobs), {}};
+  walked_at_ = now;
+  std::set<std::string> keys;
+  for (const JenkinsJob& job : walk_->jobs) keys.insert(JobKey(job.names));
+  std::erase_if(cursors_, [&](const auto& kv) { return keys.count(kv.first) == 0; });
+  std::erase_if(pages_warned_, [&](const std::string& k) { return keys.count(k) == 0; });
+  LogDebug("jenkins jobs walked", {{"source", name_}, {"jobs", walk_->jobs.size()}});
+  return &*walk_;
+}
+
 Result<PollResult> JenkinsSource::Poll(TimePoint since) {
   queue_lookups_seen_.clear();
-  auto walk = DiscoverJobs();
-  if (!walk) return walk.status().WithContext("jenkins source " + name_);
   PollResult out;
-  out.partial_errors = std::move(walk->partial_errors);
+  auto walk = CurrentWalk(out.partial_errors);
+  if (!walk) return walk.status().WithContext("jenkins source " + name_);
   std::map<std::string, const JenkinsJob*> by_key;
-  for (const JenkinsJob& job : walk->jobs) {
+  for (const JenkinsJob& job : (*walk)->jobs) {
     by_key.emplace(JobKey(job.names), &job);
     PollJob(job, since, out);
   }
   PollQueue(by_key, out);
   queue_lookups_.swap(queue_lookups_seen_);
   LogDebug("jenkins poll done", {{"source", name_},
-                                 {"jobs", walk->jobs.size()},
+                                 {"jobs", (*walk)->jobs.size()},
                                  {"finished", out.finished.size()},
                                  {"active", out.active.size()},
                                  {"partial_errors", out.partial_errors.size()}});

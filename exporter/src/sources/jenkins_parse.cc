@@ -266,9 +266,11 @@ Result<JenkinsBuildList> ParseJenkinsBuilds(std::string_view body, std::string_v
   auto doc = ParseObject(body);
   if (!doc) return doc.status();
   auto builds = OptionalArray(*doc, "builds");
+  if (builds && *builds == nullptr) builds = OptionalArray(*doc, "allBuilds");
   if (!builds) return builds.status();
   JenkinsBuildList out;
   if (*builds == nullptr) return out;
+  out.entries = (*builds)->size();
   for (const auto& b : **builds) {
     auto build = BuildFromJson(b, source, job);
     if (!build) {

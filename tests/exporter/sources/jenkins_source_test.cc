@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <boost/json.hpp>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -14,6 +16,7 @@
 #include <vector>
 
 #include "cicd/core/http_client.h"
+#include "cicd/core/json.h"
 #include "cicd/core/log.h"
 #include "cicd/core/yaml.h"
 #include "cicd/exporter/sources/jenkins.h"
@@ -32,7 +35,7 @@ class FakeJenkins {
  public:
   FakeJenkins() {
     server_.server().Get(".*", [this](const httplib::Request& req, httplib::Response& res) {
-      Route route{404, R"({"error":"not found"})", Millis(0)};
+      Route route{404, R"({"error":"not found"})", Millis(0), nullptr};
       {
         std::lock_guard lock(mu_);
         // Recorded here rather than read from TestServer::requests(): its
@@ -52,7 +55,7 @@ class FakeJenkins {
         std::this_thread::sleep_for(Millis(5));
       }
       res.status = route.status;
-      res.set_content(route.body, "application/json");
+      res.set_content(route.handler ? route.handler(req) : route.body, "application/json");
     });
   }
 
@@ -62,7 +65,13 @@ class FakeJenkins {
   void Serve(const std::string& path, std::string body, int status = 200,
              Millis delay = Millis(0)) {
     std::lock_guard lock(mu_);
-    routes_["/jenkins" + path] = Route{status, std::move(body), delay};
+    routes_["/jenkins" + path] = Route{status, std::move(body), delay, nullptr};
+  }
+  // Answers `path` with what `handler` makes of each request.
+  void ServeWith(const std::string& path,
+                 std::function<std::string(const httplib::Request&)> handler) {
+    std::lock_guard lock(mu_);
+    routes_["/jenkins" + path] = Route{200, "", Millis(0), std::move(handler)};
   }
   void ServeFixture(const std::string& path, const std::string& fixture) {
     Serve(path, ReadFixture("jenkins/" + fixture));
@@ -97,6 +106,7 @@ class FakeJenkins {
     int status;
     std::string body;
     Millis delay;
+    std::function<std::string(const httplib::Request&)> handler;  // else `body`
   };
   // Declared before the server so the handler never outlives them.
   mutable std::mutex mu_;
@@ -548,6 +558,7 @@ TEST_F(JenkinsSourceTest, TokenNeverReachesLogsOrErrors) {
       messages.push_back(first.status().ToString());
     }
     jenkins_.Serve("/api/json", "denied", 401);
+    clock_.Advance(settings_.discovery_interval);  // the root is listed again
     auto second = source->Poll(since_);
     EXPECT_FALSE(second.ok());
     messages.push_back(second.status().ToString());
@@ -569,6 +580,279 @@ TEST_F(JenkinsSourceTest, TokenNeverReachesLogsOrErrors) {
   }
   // The server did receive it.
   EXPECT_EQ(jenkins_.LastHeaders("/api/json").find("Authorization")->second, header);
+}
+
+
+// A job's build history as Jenkins serves it: `builds` lists the newest 100
+// at most, `allBuilds` every build, and the tree query's {M,N} range selects
+// entries [M, N) of that list, newest first. Each build is the recorded
+// edge_builds_simple.json build with its number and times changed.
+class BuildHistory {
+ public:
+  BuildHistory() {
+    auto doc = json::Parse(ReadFixture("jenkins/edge_builds_simple.json"));
+    EXPECT_TRUE(doc.ok());
+    if (doc.ok()) template_ = doc->at("builds").as_array().at(0).as_object();
+  }
+  // Build `number` started at `start_ms`, 30 s long, finished unless `running`.
+  void Add(std::int64_t number, std::int64_t start_ms, bool running = false) {
+    std::lock_guard lock(mu_);
+    boost::json::object b = template_;
+    b["number"] = number;
+    b["timestamp"] = start_ms;
+    b["building"] = running;
+    b["result"] = running ? boost::json::value(nullptr) : boost::json::value("SUCCESS");
+    b["duration"] = running ? 0 : 30000;
+    b["url"] = "http://jenkins.example:8080/jenkins/job/any/" + std::to_string(number) + "/";
+    builds_.insert(builds_.begin(), std::move(b));  // newest first
+  }
+  void Finish(std::int64_t number) {
+    std::lock_guard lock(mu_);
+    for (auto& b : builds_) {
+      if (b["number"].as_int64() != number) continue;
+      b["building"] = false;
+      b["result"] = "FAILURE";
+      b["duration"] = 30000;
+    }
+  }
+  std::string Serve(const httplib::Request& req) {
+    const std::string tree = req.get_param_value("tree");
+    const std::string list = tree.substr(0, tree.find('['));
+    const auto open = tree.rfind('{');
+    const auto comma = tree.find(',', open);
+    const std::size_t from = std::stoul(tree.substr(open + 1, comma - open - 1));
+    const std::size_t to = std::stoul(tree.substr(comma + 1));
+    std::lock_guard lock(mu_);
+    const std::size_t size =
+        list == "builds" ? std::min<std::size_t>(builds_.size(), 100) : builds_.size();
+    boost::json::array page;
+    for (std::size_t i = from; i < std::min(to, size); ++i) page.push_back(builds_[i]);
+    boost::json::object out{{"_class", "hudson.model.FreeStyleProject"}};
+    out[list] = std::move(page);
+    return boost::json::serialize(out);
+  }
+
+ private:
+  std::mutex mu_;
+  boost::json::object template_;
+  std::vector<boost::json::object> builds_;
+};
+
+std::set<std::string> RunIds(const std::vector<RunRecord>& runs, const std::string& pipeline) {
+  std::set<std::string> out;
+  for (const auto& r : runs) {
+    if (r.pipeline == pipeline) out.insert(r.run_id);
+  }
+  return out;
+}
+
+std::set<std::string> Numbers(int from, int to) {
+  std::set<std::string> out;
+  for (int n = from; n <= to; ++n) out.insert(std::to_string(n));
+  return out;
+}
+
+constexpr char kJobListing[] = "tree=jobs[name,url,_class]";
+
+TEST_F(JenkinsSourceTest, JobListIsCachedBetweenWalks) {
+  settings_.discovery_interval = Millis(10 * 60'000);
+  auto source = Make();
+  PollOk(*source, since_);
+  // root, team, team/deep, mb
+  EXPECT_EQ(jenkins_.Count(kJobListing), 4);
+  EXPECT_EQ(jenkins_.Count("/jenkins/job/team/job/app/api/json?tree=builds["), 1);
+
+  clock_.Advance(std::chrono::minutes(9));
+  const PollResult second = PollOk(*source, since_);
+  EXPECT_EQ(jenkins_.Count(kJobListing), 4);  // the cached list was used
+  EXPECT_EQ(jenkins_.Count("/jenkins/job/team/job/app/api/json?tree=builds["), 2);
+  EXPECT_EQ(Pipelines(second.finished),
+            (std::set<std::string>{"top job", "team/app", "team/deep/leaf", "mb@main",
+                                   "mb@feature/login"}));
+  EXPECT_NE(FindRun(second.active, "team/app", "", "queue-913"), nullptr);
+
+  // A job created since is found once the interval has passed.
+  jenkins_.Serve("/api/json", R"({"jobs":[{"_class":"hudson.model.FreeStyleProject",)"
+                              R"("name":"new job","url":"http://j/job/new%20job/"},)"
+                              R"({"_class":"com.cloudbees.hudson.plugins.folder.Folder",)"
+                              R"("name":"team","url":"http://j/job/team/"}]})");
+  jenkins_.ServeFixture("/job/new job/api/json", "edge_builds_simple.json");
+  clock_.Advance(std::chrono::minutes(1));
+  const PollResult third = PollOk(*source, since_);
+  EXPECT_EQ(jenkins_.Count(kJobListing), 4 + 3);  // root, team, team/deep
+  EXPECT_EQ(Pipelines(third.finished),
+            (std::set<std::string>{"new job", "team/app", "team/deep/leaf"}));
+}
+
+TEST_F(JenkinsSourceTest, ZeroDiscoveryIntervalWalksEveryPoll) {
+  settings_.discovery_interval = Millis(0);
+  auto source = Make();
+  PollOk(*source, since_);
+  PollOk(*source, since_);
+  EXPECT_EQ(jenkins_.Count(kJobListing), 8);
+}
+
+TEST_F(JenkinsSourceTest, VanishedJobMakesTheNextPollWalkAgain) {
+  auto source = Make();
+  PollOk(*source, since_);
+  EXPECT_EQ(jenkins_.Count(kJobListing), 4);
+  // "top job" is deleted: its builds answer 404 and the root no longer lists it.
+  jenkins_.Serve("/job/top job/api/json", "gone", 404);
+  auto root = json::Parse(ReadFixture("jenkins/edge_root.json"));
+  ASSERT_TRUE(root.ok());
+  auto& jobs = root->at("jobs").as_array();
+  ASSERT_EQ(jobs.at(0).at("name").as_string(), "top job");
+  jobs.erase(jobs.begin());
+  jenkins_.Serve("/api/json", boost::json::serialize(*root));
+  const PollResult second = PollOk(*source, since_);
+  EXPECT_TRUE(second.partial_errors.empty()) << Joined(second.partial_errors);
+  EXPECT_EQ(jenkins_.Count(kJobListing), 4);  // noticed during this poll
+  PollOk(*source, since_);
+  EXPECT_EQ(jenkins_.Count(kJobListing), 8);  // walked again at once
+  EXPECT_EQ(jenkins_.Count("/jenkins/job/top job/"), 2);  // not asked again
+  const PollResult fourth = PollOk(*source, since_);
+  EXPECT_EQ(jenkins_.Count(kJobListing), 8);  // and cached again
+  EXPECT_EQ(fourth.finished.size(), 7u);
+}
+
+TEST_F(JenkinsSourceTest, PartlyFailedWalkIsRetriedNextPoll) {
+  jenkins_.Serve("/job/team/api/json", "down", 503);
+  auto source = Make();
+  const PollResult first = PollOk(*source, since_);
+  ASSERT_EQ(first.partial_errors.size(), 1u) << Joined(first.partial_errors);
+  jenkins_.ServeFixture("/job/team/api/json", "edge_folder_team.json");
+  const PollResult second = PollOk(*source, since_);
+  EXPECT_TRUE(second.partial_errors.empty()) << Joined(second.partial_errors);
+  EXPECT_EQ(Pipelines(second.finished),
+            (std::set<std::string>{"top job", "team/app", "team/deep/leaf", "mb@main",
+                                   "mb@feature/login"}));
+}
+
+class JenkinsPagingTest : public JenkinsSourceTest {
+ protected:
+  JenkinsPagingTest() {
+    jenkins_.Serve("/api/json", R"({"jobs":[{"_class":"hudson.model.FreeStyleProject",)"
+                                R"("name":"busy","url":"http://j/job/busy/"}]})");
+    jenkins_.ServeWith("/job/busy/api/json",
+                       [this](const httplib::Request& req) { return history_.Serve(req); });
+    jenkins_.Serve("/queue/api/json", R"({"items":[]})");
+    settings_.builds_per_job = 5;
+    settings_.fetch_queue_items = false;
+  }
+  // Build n starts n minutes after kT0 - 3 h.
+  static std::int64_t Start(int n) { return kT0 - 3 * 3'600'000 + n * 60'000; }
+  void AddFinished(int from, int to) {
+    for (int n = from; n <= to; ++n) history_.Add(n, Start(n));
+  }
+  int BuildRequests() const { return jenkins_.Count("/jenkins/job/busy/api/json?tree="); }
+
+  BuildHistory history_;
+};
+
+TEST_F(JenkinsPagingTest, MoreBuildsThanOnePageBetweenPollsAreAllRead) {
+  AddFinished(1, 3);
+  auto source = Make();
+  const TimePoint since = FromUnixMillis(Start(0));
+  PollResult poll = PollOk(*source, since);
+  EXPECT_EQ(RunIds(poll.finished, "busy"), Numbers(1, 3));
+  EXPECT_EQ(BuildRequests(), 1);  // a short page: nothing older exists
+
+  // 12 builds (more than two pages of 5) finish before the next poll.
+  AddFinished(4, 15);
+  clock_.Advance(std::chrono::minutes(1));
+  poll = PollOk(*source, since);
+  EXPECT_TRUE(poll.partial_errors.empty()) << Joined(poll.partial_errors);
+  EXPECT_EQ(RunIds(poll.finished, "busy"), Numbers(1, 15));  // none lost
+  const auto requests = jenkins_.requests();
+  ASSERT_EQ(BuildRequests(), 4) << Joined(requests);
+  // The newest page from `builds`, the older ones from `allBuilds`, and no
+  // further back than the newest build of the previous poll (#3, on page 3).
+  EXPECT_EQ(jenkins_.Count("tree=builds[number,"), 2);
+  EXPECT_EQ(jenkins_.Count("]{0,5}"), 2);
+  EXPECT_EQ(jenkins_.Count("tree=allBuilds[number,"), 2);
+  EXPECT_EQ(jenkins_.Count("]{5,10}"), 1);
+  EXPECT_EQ(jenkins_.Count("]{10,15}"), 1);
+  for (const auto& r : poll.finished) EXPECT_TRUE(Validate(r).ok()) << r.run_id;
+
+  // Fewer new builds than a page: one request again.
+  AddFinished(16, 17);
+  poll = PollOk(*source, since);
+  EXPECT_EQ(BuildRequests(), 5);
+  EXPECT_EQ(RunIds(poll.finished, "busy"), Numbers(13, 17));
+}
+
+TEST_F(JenkinsPagingTest, PagesBackToABuildThatWasRunning) {
+  AddFinished(1, 2);
+  history_.Add(3, Start(3), /*running=*/true);
+  auto source = Make();
+  const TimePoint since = FromUnixMillis(Start(0));
+  PollResult poll = PollOk(*source, since);
+  EXPECT_EQ(RunIds(poll.active, "busy"), (std::set<std::string>{"3"}));
+
+  // #3 finishes after 9 newer builds did.
+  AddFinished(4, 12);
+  history_.Finish(3);
+  poll = PollOk(*source, since);
+  EXPECT_EQ(RunIds(poll.finished, "busy"), Numbers(3, 12));
+  EXPECT_TRUE(poll.active.empty());
+  const RunRecord* three = FindRun(poll.finished, "busy", "", "3");
+  ASSERT_NE(three, nullptr);
+  EXPECT_EQ(three->result, "failure");
+  EXPECT_EQ(BuildRequests(), 1 + 2);  // {0,5} #12-#8, {5,10} #7-#3
+}
+
+TEST_F(JenkinsPagingTest, FirstPollPagesBackToSince) {
+  AddFinished(1, 40);
+  auto source = Make();
+  // Builds from #21 on finished after `since`.
+  const TimePoint since = FromUnixMillis(Start(21));
+  const PollResult poll = PollOk(*source, since);
+  EXPECT_EQ(RunIds(poll.finished, "busy"), Numbers(21, 40));
+  // #40-#36, #35-#31, #30-#26, #25-#21, then #20-#16 holds a build finished
+  // before `since`: five pages, not the eight of the whole history.
+  EXPECT_EQ(BuildRequests(), 5);
+}
+
+TEST_F(JenkinsPagingTest, MaxBuildPagesBoundsThePaging) {
+  settings_.max_build_pages = 2;
+  AddFinished(1, 1);
+  auto source = Make();
+  const TimePoint since = FromUnixMillis(Start(0));
+  PollOk(*source, since);
+  AddFinished(2, 30);
+  const PollResult poll = PollOk(*source, since);
+  EXPECT_EQ(RunIds(poll.finished, "busy"), Numbers(21, 30));
+  EXPECT_EQ(BuildRequests(), 1 + 2);
+  EXPECT_TRUE(poll.partial_errors.empty());
+}
+
+TEST_F(JenkinsPagingTest, BuildsListBeyondAHundredContinuesInAllBuilds) {
+  settings_.builds_per_job = 150;  // Jenkins's `builds` stops at 100
+  AddFinished(1, 1);
+  auto source = Make();
+  const TimePoint since = FromUnixMillis(Start(0));
+  PollOk(*source, since);
+  AddFinished(2, 160);
+  const PollResult poll = PollOk(*source, since);
+  EXPECT_EQ(RunIds(poll.finished, "busy"), Numbers(1, 160));
+  EXPECT_EQ(jenkins_.Count("]{0,150}"), 2);
+  EXPECT_EQ(jenkins_.Count("tree=allBuilds[number,"), 1);
+  EXPECT_EQ(jenkins_.Count("]{100,250}"), 1);
+}
+
+TEST_F(JenkinsPagingTest, FailedPageKeepsTheCursorForTheNextPoll) {
+  AddFinished(1, 2);
+  auto source = Make();
+  const TimePoint since = FromUnixMillis(Start(0));
+  PollOk(*source, since);
+  AddFinished(3, 14);
+  jenkins_.Serve("/job/busy/api/json", "<html>down</html>", 500);
+  const PollResult failed = PollOk(*source, since);
+  ASSERT_EQ(failed.partial_errors.size(), 1u);
+  jenkins_.ServeWith("/job/busy/api/json",
+                     [this](const httplib::Request& req) { return history_.Serve(req); });
+  const PollResult poll = PollOk(*source, since);
+  EXPECT_EQ(RunIds(poll.finished, "busy"), Numbers(1, 14));
 }
 
 }  // namespace

@@ -60,6 +60,9 @@ class Logging {
   // Registers a value that must never be printed (tokens, passwords, URLs with
   // credentials). Values shorter than 4 characters are ignored.
   static void AddSecret(std::string secret);
+  // Forgets a secret that can no longer be used (an expired, replaced
+  // token), so short-lived credentials do not grow the list without bound.
+  static void RemoveSecret(std::string_view secret);
   // Replaces every registered secret in `text` with "<redacted>".
   static std::string Redact(std::string text);
 };

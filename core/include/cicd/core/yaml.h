@@ -27,6 +27,23 @@ YAML::Node LoadYaml(const std::string& text, const std::string& file_name);
 // ConfigError naming the variable and `where`. "$$" is a literal '$'.
 std::string ExpandEnv(const std::string& value, const std::string& where);
 
+// Records, while alive, the dotted path of every key a YamlMap on this
+// thread asks for, present or not ("sources[0].jobs.include"). Lets a test
+// compare the keys a parser reads with the keys a documented example holds.
+class YamlKeyRecorder {
+ public:
+  YamlKeyRecorder();
+  ~YamlKeyRecorder();
+  YamlKeyRecorder(const YamlKeyRecorder&) = delete;
+  YamlKeyRecorder& operator=(const YamlKeyRecorder&) = delete;
+  const std::set<std::string>& keys() const { return keys_; }
+
+ private:
+  friend class YamlMap;
+  std::set<std::string> keys_;
+  YamlKeyRecorder* previous_;
+};
+
 // A mapping whose keys are read one by one; Finish() rejects the keys nobody
 // read (typos fail loudly instead of being ignored).
 class YamlMap {

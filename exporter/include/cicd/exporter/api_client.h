@@ -74,6 +74,10 @@ class ApiClient {
   // Rate limit remaining as last reported by the server, if any.
   std::optional<double> rate_limit_remaining() const;
 
+  // Replaces the headers sent on every request (a refreshed short-lived
+  // token). Requests already under way keep the old ones.
+  void SetAuthHeaders(std::vector<std::pair<std::string, std::string>> auth_headers);
+
  private:
   struct CacheEntry {
     std::string etag;
@@ -88,7 +92,6 @@ class ApiClient {
 
   const std::string source_;
   const ApiClientOptions options_;
-  const std::vector<std::pair<std::string, std::string>> auth_headers_;
   HttpFetcher* const fetcher_;
   const Clock* const clock_;
   ApiObserver* const observer_;
@@ -100,6 +103,7 @@ class ApiClient {
   std::mt19937_64 rng_;                            // GUARDED_BY(mu_)
   std::map<std::string, CacheEntry> etag_cache_;   // GUARDED_BY(mu_)
   std::optional<double> remaining_;                // GUARDED_BY(mu_)
+  std::vector<std::pair<std::string, std::string>> auth_headers_;  // GUARDED_BY(mu_)
 };
 
 // Parses an RFC 8288 Link header and returns the URL with rel="next", or "".

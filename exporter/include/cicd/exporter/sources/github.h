@@ -13,10 +13,11 @@
 //   created_at   created_at; for a re-run (run_attempt > 1) run_started_at,
 //                because GitHub keeps created_at of the first attempt
 //   started_at   run_started_at (created_at when absent, as in old payloads)
-//   finished_at  completed runs only. GitHub has no run completion time:
-//                updated_at is used, which is when the run last changed (its
-//                completion, unless something touched it later). When jobs
-//                are fetched the latest job completed_at replaces it.
+//   finished_at  completed runs only. When jobs are fetched (fetch_jobs, the
+//                default) the latest completed_at of the attempt's jobs.
+//                Otherwise, since GitHub has no run completion time,
+//                updated_at: when the run last changed (its completion,
+//                unless something touched it later, e.g. a re-run request).
 //   queue        earliest started_at of the attempt's jobs that ran minus
 //                created_at when jobs are fetched, else started_at -
 //                created_at; never negative
@@ -34,8 +35,22 @@
 
 #include "cicd/core/glob.h"
 #include "cicd/exporter/source.h"
+#include "cicd/exporter/sources/github_app.h"
 
 namespace cicd::exporter {
+
+// An organisation or user whose repositories are discovered and polled.
+struct GithubOwner {
+  std::string name;  // the login, e.g. "octo-org"
+  // GET /users/{name}/repos (repositories the user owns) rather than
+  // GET /orgs/{name}/repos.
+  bool user = false;
+  // Matched against the repository name without the owner ("app", not
+  // "octo-org/app"); empty include admits all.
+  NameFilter repositories;
+  bool archived = false;  // also poll archived repositories (default: left out)
+  bool forks = false;     // also poll forks (default: left out)
+};
 
 // The `github` entry of `sources[]`. Defaults stand next to the fields.
 struct GithubSettings {
@@ -44,9 +59,20 @@ struct GithubSettings {
   // Sent as "Authorization: Bearer <token>"; never logged. "" polls without
   // authentication (public repositories only, 60 requests per hour).
   std::string token;
-  // "owner/repo" names; required, at least one. A failing repository does
-  // not stop the others.
+  // Used instead of `token` when set: a GitHub App installation token,
+  // bought with the App's private key and renewed before it expires.
+  std::optional<GithubAppSettings> app;
+  // "owner/repo" names. A failing repository does not stop the others.
+  // `repositories` and `organizations` together name at least one.
   std::vector<std::string> repositories;
+  // Owners whose repositories are discovered; repositories named in both
+  // places are polled once.
+  std::vector<GithubOwner> organizations;
+  // How often the repositories of `organizations` are listed again (the
+  // listings are conditional, so an unchanged one costs no quota); a failed
+  // listing is retried on the next poll and its last good list kept
+  // meanwhile. Default 10 minutes.
+  Millis discovery_interval{10 * 60'000};
   // Matched against the workflow path, e.g. ".github/workflows/ci.yml".
   NameFilter workflows;
   // Only runs triggered by these events ("push", "pull_request", ...); empty
@@ -67,10 +93,13 @@ struct GithubSettings {
 };
 
 // Reads api_url, token (${VAR} expanded, surrounding whitespace trimmed),
-// repositories, workflows {include, exclude}, events, per_page, max_pages,
-// fetch_jobs and created_margin from `yaml`, marking them read (`yaml` itself
-// is not Finish()ed: the caller does). Throws ConfigError naming the key.
-// Registers the token with Logging::AddSecret.
+// app {app_id, installation_id, private_key_file}, repositories,
+// organizations [{name, type: org|user, include, exclude, archived, forks}],
+// discovery_interval, workflows {include, exclude}, events, per_page,
+// max_pages, fetch_jobs and created_margin from `yaml`, marking them read
+// (`yaml` itself is not Finish()ed: the caller does). Reads and checks the
+// App's private key file. Throws ConfigError naming the key (never quoting a
+// secret). Registers the token and the private key with Logging::AddSecret.
 GithubSettings ParseGithubSettings(YamlMap& yaml);
 
 // The sources-table entry: ParseGithubSettings, then a factory of
@@ -158,6 +187,26 @@ struct JobTimes {
 };
 JobTimes SummarizeJobs(const std::vector<Job>& jobs, const RunRecord& run);
 
+// One entry of GET /orgs/{org}/repos or /users/{user}/repos.
+struct Repository {
+  std::string full_name;  // "owner/repo"
+  std::string name;       // "repo"
+  bool archived = false;
+  bool fork = false;
+};
+// A page of repositories (a JSON array). Entries without a valid full_name
+// are skipped and described in `errors`.
+struct RepositoriesPage {
+  std::vector<Repository> repositories;
+  std::vector<std::string> errors;
+};
+Result<RepositoriesPage> ParseRepositoriesPage(std::string_view body);
+
+// The full names of the repositories `owner` admits: its filter, and
+// archived repositories and forks only when asked for.
+std::vector<std::string> SelectRepositories(const std::vector<Repository>& repositories,
+                                            const GithubOwner& owner);
+
 // Refines a run with its jobs' times: queue_seconds from first_started -
 // created_at (clamped at 0) and, for a completed run, finished_at from
 // last_completed (never before started_at); duration is recomputed.
@@ -165,7 +214,9 @@ void ApplyJobTimes(RunRecord& run, const JobTimes& times);
 
 }  // namespace github
 
-// Polls each repository: lists runs created since `since` minus
+// Polls each repository (the configured ones, then those discovered from
+// `organizations`, re-listed every discovery_interval): lists runs created
+// since `since` minus
 // created_margin (rounded down to the hour, so repeated polls ask the same
 // URL and a 304 costs no quota), follows Link pagination up to max_pages, and
 // fetches the jobs of runs finished since `since` when fetch_jobs.
@@ -175,7 +226,9 @@ void ApplyJobTimes(RunRecord& run, const JobTimes& times);
 class GithubSource final : public Source {
  public:
   // REQUIRES: deps.clock outlives the source; deps.fetcher too, or null for
-  // an owned HttplibFetcher with common.api.http.
+  // an owned HttplibFetcher with common.api.http. With settings.app, every
+  // poll first makes sure of a valid installation token (a failure to buy
+  // one fails the poll).
   GithubSource(const SourceCommon& common, GithubSettings settings, const SourceDeps& deps);
 
   // Finished runs: completed ones whose updated_at (when GitHub reported the
@@ -194,6 +247,19 @@ class GithubSource final : public Source {
     github::JobTimes times;
   };
 
+  // What was last discovered of one of settings_.organizations.
+  struct Discovered {
+    std::vector<std::string> repositories;
+    std::optional<TimePoint> listed_at;  // of the last successful listing
+    bool failed = false;                 // the last listing failed: retry next poll
+  };
+
+  // The repositories to poll now: configured first, then discovered (owners
+  // due are listed again; their failures go to `out.partial_errors`).
+  std::vector<std::string> Repositories(PollResult& out, Status& first_error);
+  Result<std::vector<std::string>> Discover(const GithubOwner& owner);
+  // Sends a valid App installation token from now on; OK without an App.
+  Status RefreshAuth();
   Result<std::vector<RunRecord>> ListRuns(const std::string& repo, TimePoint created_since);
   Result<github::JobTimes> FetchJobTimes(const std::string& repo, const RunRecord& run);
   Status PollRepository(const std::string& repo, TimePoint since, PollResult& out);
@@ -204,7 +270,11 @@ class GithubSource final : public Source {
   const Clock* const clock_;
   std::unique_ptr<HttpFetcher> owned_fetcher_;
   std::unique_ptr<ApiClient> api_;
+  std::unique_ptr<GithubAppAuth> app_auth_;
+  std::string app_token_;  // the token api_ sends now
   std::string api_origin_;
+  std::vector<Discovered> discovered_;  // parallel to settings_.organizations
+  bool warned_no_repositories_ = false;
   // Key: "owner/repo#" + RunRecord::Key().
   std::map<std::string, CachedJobs> job_cache_;
   std::set<std::string> truncation_warned_;  // repositories warned about max_pages

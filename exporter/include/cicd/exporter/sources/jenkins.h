@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -47,9 +48,24 @@ struct JenkinsSettings {
   // Jobs read per poll; the walk stops there (logged once). Bounds the cost
   // of one poll on a very large instance. Default 2000.
   int max_jobs = 2000;
-  // Newest builds read per job and poll ({0,N} in the tree query). A job
-  // finishing more builds than this between two polls loses the oldest.
+  // Builds read per request: the newest N through `builds{0,N}` of the tree
+  // query (Jenkins lists at most 100 there). When more builds than that
+  // finished since the previous poll, older pages follow from
+  // `allBuilds{N,2N}`, `{2N,3N}`, ... back to the newest build the previous
+  // poll saw (or the oldest then running); on a job's first poll, back to the
+  // first build that finished before `since`. Default 50.
   int builds_per_job = 50;
+  // Pages of builds_per_job builds read per job and poll, the first one
+  // included; a job that finished even more builds since the previous poll
+  // loses the oldest (logged once per job). Default 10.
+  int max_build_pages = 10;
+  // The job list is cached between walks of the folder tree: a poll walks
+  // again when this much time passed since the last walk, when a job or
+  // folder answered 404 (deleted or renamed), or when the last walk failed in
+  // part. New jobs appear at the latest one interval after their creation
+  // (their builds since `since` are read then). 0 walks on every poll.
+  // Default 10 minutes.
+  Millis discovery_interval{10 * 60'000};
   // Read /queue/item/<id>/ for builds without the metrics plugin's queue
   // time. Costs one request per new build; Jenkins forgets an item about five
   // minutes after it left the queue, so older builds keep no queue time.
@@ -57,7 +73,8 @@ struct JenkinsSettings {
 };
 
 // Reads url (required), user, token (${VAR} expanded), jobs {include,
-// exclude}, max_depth, max_jobs, builds_per_job and fetch_queue_items from
+// exclude}, max_depth, max_jobs, builds_per_job, max_build_pages,
+// discovery_interval and fetch_queue_items from
 // one `sources[]` entry. Throws ConfigError (key and line) on bad values or
 // unknown keys under `jobs`; the caller Finish()es `yaml` itself.
 SourceFactory ParseJenkinsConfig(YamlMap& yaml, SourceCommon& common);
@@ -134,11 +151,13 @@ Result<JenkinsBuild> ParseJenkinsBuild(std::string_view body, std::string_view s
 struct JenkinsBuildList {
   std::vector<JenkinsBuild> builds;
   std::vector<std::string> skipped;  // "build #N: why" for entries left out
+  std::size_t entries = 0;           // list entries, parsed or skipped
 };
 
-// Parses `{"builds": [...]}` of a job. Entries that cannot become a run are
-// skipped with a reason; a missing `builds` (an item that has no builds) is
-// an empty list. Malformed JSON or a wrong type is kParse.
+// Parses `{"builds": [...]}` (or `{"allBuilds": [...]}`) of a job. Entries
+// that cannot become a run are skipped with a reason; a missing list (an item
+// that has no builds) is an empty list. Malformed JSON or a wrong type is
+// kParse.
 Result<JenkinsBuildList> ParseJenkinsBuilds(std::string_view body, std::string_view source,
                                             const JenkinsJob& job);
 
@@ -179,10 +198,12 @@ std::string PercentDecode(std::string_view s);
 
 // Polls one Jenkins instance. Not thread-safe (one poller thread owns it).
 //
-// A poll: lists the root (failure fails the poll), walks folders within
-// max_depth and max_jobs, reads the builds of every job the filter allows
-// (a failing job is a partial error; a job that vanished, 404, is skipped),
-// returns builds finished at or after `since` and the running ones, fills
+// A poll: when the cached job list is due (see discovery_interval), lists
+// the root (failure fails the poll) and walks folders within max_depth and
+// max_jobs; reads the builds of every job the filter allows, paging back to
+// what the previous poll saw (a failing job is a partial error; a job that
+// vanished, 404, is skipped and the next poll walks again), returns builds
+// finished at or after `since` and the running ones, fills
 // missing queue times from queue items (404 = unknown), and adds the global
 // queue's items of known jobs as queued runs (a failure there is a partial
 // error). Partial errors are returned, not logged.
@@ -199,8 +220,16 @@ class JenkinsSource final : public Source {
     std::vector<JenkinsJob> jobs;
     std::vector<std::string> partial_errors;
   };
+  // What the previous poll saw of a job, so the next one reads back to it.
+  struct JobCursor {
+    std::int64_t newest = 0;                     // highest build number seen
+    std::optional<std::int64_t> oldest_running;  // lowest number then running
+  };
   Result<Walk> DiscoverJobs();
+  // The cached walk, walked again when due; nullptr when the root failed.
+  Result<const Walk*> CurrentWalk(std::vector<std::string>& partial_errors);
   void PollJob(const JenkinsJob& job, TimePoint since, PollResult& out);
+  Result<JenkinsBuildList> FetchBuilds(const JenkinsJob& job, std::size_t offset);
   void FillQueueTime(const JenkinsJob& job, JenkinsBuild& build);
   void PollQueue(const std::map<std::string, const JenkinsJob*>& by_key, PollResult& out);
   std::string ApiUrl(const std::vector<std::string>& names, std::string_view query) const;
@@ -210,6 +239,12 @@ class JenkinsSource final : public Source {
   const Clock* const clock_;
   ApiClient api_;
   bool warned_max_jobs_ = false;
+  std::optional<Walk> walk_;          // the last complete walk
+  std::optional<TimePoint> walked_at_;
+  bool walk_stale_ = false;           // a job or folder vanished since
+  // By job key; pruned to the jobs of the last walk.
+  std::map<std::string, JobCursor> cursors_;
+  std::set<std::string> pages_warned_;  // jobs warned about max_build_pages
   // Queue-item lookups by "<job key>#<number>": the creation time, or
   // nullopt when Jenkins no longer knew the item. Keeps one request per
   // build; pruned to the builds of the last poll.
