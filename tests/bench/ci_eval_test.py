@@ -322,7 +322,7 @@ class EndToEndTest(unittest.TestCase):
                 self.assertEqual(f.read(), "detection:\n  false_alarm_rate: 0.001\n")
         self.assertNotIn("rejects detection.false_alarm_rate", text)
         for rate in ("0.01", "0.001", "0.0001"):
-            self.assertRegex(text, r"\n%s +\d+ +\S+ +\S+ +\d+\.\d\d " % re.escape(rate))
+            self.assertRegex(text, r"\n%s +\d+ +\S+ +\S+ +\d+\.\d\d\b" % re.escape(rate))
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ source "$(dirname "$0")/lib.sh"
 exp="$CICD_BIN/cicd-exporter"
 det="$CICD_BIN/cicd-detector"
 
-# 40 normal hourly runs backfilled, one slow run played live (lib.sh).
+# 80 normal hourly runs backfilled, one slow run played live (lib.sh).
 slow_run_setup
 start_prometheus() {
   start "prometheus$1" prometheus --config.file="$WORK/prometheus.yml" --storage.tsdb.path="$WORK/tsdb" \
@@ -75,8 +75,8 @@ python3 - "$WORK/anomalies.json" <<'PY' || fail "anomalies: $(cat "$WORK/anomali
 import json, sys
 a = json.load(open(sys.argv[1]))["anomalies"]
 assert len(a) == 1, a
-assert a[0]["pipeline"] == "org/app/ci" and a[0]["kind"] == "slow" and a[0]["run_id"] == "41", a
-assert any("duration 3000s" in r for r in a[0]["reasons"]), a
+assert a[0]["pipeline"] == "org/app/ci" and a[0]["kind"] == "slow" and a[0]["run_id"] == "81", a
+assert any("duration 3000 s" in r for r in a[0]["reasons"]), a
 PY
 [[ $(prom_count 'cicd_anomalies_total{pipeline="org/app/ci",kind="slow"}') == 1 ]] || fail "anomalies counter not scraped"
 [[ $(prom_count 'cicd_anomaly_expected{pipeline="org/app/ci",feature="duration",bound="median"} > 580') == 1 ]] \
@@ -117,7 +117,7 @@ grep -q 'msg="state loaded" models=1 anomalies=1' "$WORK/detector2.log" || fail 
 sleep 2
 if grep -q "training done" "$WORK/detector2.log"; then fail "retrained after restart"; fi
 curl -fsS "$D/api/v1/status" | grep -q "\"model_trained_at\":\"$trained_at\"" || fail "trained_at changed"
-curl -fsS "$D/api/v1/anomalies?hours=1" | grep -q '"run_id":"41"' || fail "anomaly history lost on restart"
+curl -fsS "$D/api/v1/anomalies?hours=1" | grep -q '"run_id":"81"' || fail "anomaly history lost on restart"
 
 # Prometheus down: the detector keeps serving and says so; then recovers.
 kill "$prom_pid"

@@ -60,7 +60,7 @@ hit = [a for a in pipeline_alerts if a["labels"]["pipeline"] == "org/app/ci" and
        and a["labels"]["alertname"] == "CICDRunAnomalous" and a["labels"]["kind"] == "slow"]
 assert hit, "no CICDRunAnomalous for org/app/ci at the webhook sink: %s" % alerts
 desc = hit[0]["annotations"]["description"]
-assert "duration 3000s" in desc and "Detector:" in desc, "reasons missing from the description: %r" % desc
+assert "duration 3000 s" in desc and "Detector:" in desc, "reasons missing from the description: %r" % desc
 clean = [a for a in pipeline_alerts if a["labels"]["pipeline"] != "org/app/ci"]
 assert not clean, "alerts for clean pipelines: %s" % [(a["labels"]["alertname"], a["labels"]["pipeline"]) for a in clean]
 assert glob.glob(os.path.join(sys.argv[1], "slack-*.json")), "nothing at the Slack sink"

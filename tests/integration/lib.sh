@@ -120,7 +120,7 @@ backfill_tsdb() {
 # scrapes the exporter and the detector every second. Sets exp_port,
 # prom_port and det_port (free ports); starts nothing.
 slow_run_setup() {
-  write_hourly_runs "$WORK/runs.jsonl" 40 3000
+  write_hourly_runs "$WORK/runs.jsonl" 80 3000
   exp_port=$(free_port)
   prom_port=$(free_port)
   det_port=$(free_port)
@@ -131,9 +131,9 @@ sources:
   - type: replay
     name: replay
     file: $WORK/runs.jsonl
-    live_from: 0.975
+    live_from: 0.985
     speed: 200
-    initial_lookback: 2d
+    initial_lookback: 4d
     poll_interval: 1s
 YAML
   backfill_tsdb "$WORK/exporter.yml"

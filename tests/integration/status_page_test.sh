@@ -10,7 +10,7 @@ source "$(dirname "$0")/lib.sh"
 det="$CICD_BIN/cicd-detector"
 command -v chromium >/dev/null || fail "chromium not installed (scripts/install-deps.sh)"
 
-# 40 normal hourly runs backfilled, one slow run played live (lib.sh).
+# 80 normal hourly runs backfilled, one slow run played live (lib.sh).
 slow_run_setup
 run_prometheus "$prom_port"
 
@@ -61,7 +61,7 @@ grep -q "<svg" "$dom" || fail "rendered DOM has no <svg>"
 grep -q "<circle" "$dom" || fail "rendered chart has no points"
 grep -q "org/app/ci" "$dom" || fail "rendered DOM does not name the pipeline"
 grep -q '<circle[^>]*class="anomalous"' "$dom" || fail "the chart does not mark the anomalous run"
-grep -q "duration 3000s" "$dom" || fail "the page does not show the anomaly's reason"
+grep -q "duration 3000 s" "$dom" || fail "the page does not show the anomaly's reason"
 
 shot="$CICD_BUILD_DIR/status_page.png"
 rm -f "$shot"

@@ -163,18 +163,19 @@ sources:
 }
 
 TEST(GitlabConfig, DocumentedExampleParses) {
-  // config/config.example.yaml documents every gitlab key; it must stay
-  // valid (an unknown key would fail the parse).
-  for (const char* var : {"JENKINS_TOKEN", "GITHUB_TOKEN", "GITLAB_TOKEN"}) ::setenv(var, "x", 0);
+  // config/config.example.yaml documents every gitlab key (that the whole
+  // example parses is ExporterConfig.ExampleFileIsValid's job: it needs the
+  // GitHub App key generated there).
   auto text = ReadFileToString(std::string(CICD_SOURCE_DIR) + "/config/config.example.yaml");
   ASSERT_TRUE(text.ok());
-  const ExporterConfig cfg = ParseExporterConfig(*text, "config.example.yaml");
-  const auto it = std::find_if(cfg.sources.begin(), cfg.sources.end(),
-                               [](const SourceConfig& s) { return s.common.type == "gitlab"; });
-  ASSERT_NE(it, cfg.sources.end()) << "config.example.yaml has no gitlab source";
-  EXPECT_EQ(it->common.name, "gitlab");
   const YAML::Node root = LoadYaml(*text, "config.example.yaml");
-  const YAML::Node entry = root["sources"][static_cast<std::size_t>(it - cfg.sources.begin())];
+  YAML::Node entry;
+  for (std::size_t i = 0; i < root["sources"].size(); ++i) {
+    const YAML::Node s = root["sources"][i];
+    if (s["type"] && s["type"].as<std::string>() == "gitlab") entry = s;
+  }
+  ASSERT_TRUE(entry) << "config.example.yaml has no gitlab source";
+  EXPECT_EQ(entry["name"].as<std::string>(), "gitlab");
   for (const char* key : {"url", "token", "projects", "groups", "discovery_interval", "per_page",
                           "max_pages", "fetch_jobs", "fetch_test_reports"}) {
     EXPECT_TRUE(entry[key]) << "undocumented key " << key;
